@@ -1,0 +1,1 @@
+"""Array kernels behind the layers: the vectorized ones the layers call and slow loop references for tests."""

@@ -1,0 +1,187 @@
+"""The layer template every layer follows.
+
+A layer maps a batch ``x`` of shape ``(N, *input_shape)`` to ``y`` of shape ``(N, *output_shape)``.
+``forward`` caches exactly what ``backward`` needs; ``backward(dy)`` fills ``self.grads`` (same keys and
+shapes as ``self.params``: ``"W"``, ``"b"``) with dL/dparam and returns dL/dx.
+
+Regularization lives here because every layer may carry an ``activity_regularizer`` (as in Keras), and
+layers with parameters carry ``kernel_regularizer``/``bias_regularizer``:
+
+- weight penalty ``sum_p R_p(params[p])``, gradient ``R_p'(params[p])`` added to ``grads[p]``;
+- activity penalty ``R(y) / N`` on the layer's output ``y``; its gradient ``R'(y) / N`` must be added to the
+  upstream gradient *at y*, before this layer's ``backward``, so that it flows through this layer and every
+  layer below. ``Sequential`` does that; ``activity_penalty``/``activity_grad`` compute the two pieces.
+"""
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+from handgrad import regularizers
+from handgrad._validation import ShapeError
+
+
+def default_name(cls) -> str:
+    """``Conv2D`` -> ``conv2d``, ``MaxPool2D`` -> ``max_pool2d``, ``LeakyReLU`` -> ``leaky_relu``."""
+    return re.sub(r"(?<=[a-z])(?=[A-Z][a-z])", "_", cls.__name__).lower()
+
+
+class Layer:
+    """Base class.
+
+    Args:
+        name: unique name inside a model; default: the snake_case class name (``Sequential`` adds
+            ``_1``, ``_2``, ... to repeats).
+        activity_regularizer: regularizer (or its name) applied to the layer's output, ``R(y) / N``.
+
+    Subclasses implement ``_build(input_shape, rng) -> output_shape``, ``_forward(x, training)`` and
+    ``_backward(dy, input_grad)``. ``forward`` never modifies its input in place: the model keeps
+    references to penalized outputs until the backward pass.
+    """
+
+    def __init__(self, *, name: str | None = None, activity_regularizer=None):
+        if name is not None and (not isinstance(name, str) or not name):
+            raise ValueError(f"{type(self).__name__}: name must be a non-empty string, got {name!r}")
+        self.name = name or default_name(type(self))
+        self.explicit_name = name is not None
+        self.activity_regularizer = regularizers.get(activity_regularizer)
+        self.params: dict[str, np.ndarray] = {}
+        self.grads: dict[str, np.ndarray] = {}
+        self.param_regularizers: dict[str, regularizers.Regularizer] = {}
+        self.input_shape: tuple[int, ...] | None = None
+        self.output_shape: tuple[int, ...] | None = None
+        self.dtype = np.dtype(np.float32)
+
+    # ---------------------------------------------------------------- construction
+    @property
+    def built(self) -> bool:
+        return self.input_shape is not None
+
+    def build(self, input_shape, rng: np.random.Generator | None = None, dtype=np.float32) -> tuple[int, ...]:
+        """Create the parameters for per-sample ``input_shape`` and return the per-sample output shape."""
+        input_shape = tuple(int(d) for d in input_shape)
+        if any(d < 1 for d in input_shape):
+            raise ShapeError(f"{self.name}: input shape must have positive sizes, got {input_shape}")
+        self.dtype = np.dtype(dtype)
+        self.output_shape = tuple(self._build(input_shape, rng if rng is not None else np.random.default_rng(0)))
+        self.input_shape = input_shape
+        self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
+        return self.output_shape
+
+    def _build(self, input_shape, rng) -> tuple[int, ...]:
+        return input_shape
+
+    def astype(self, dtype) -> "Layer":
+        """Switch parameters and computation to ``dtype`` (float32 or float64)."""
+        self.dtype = np.dtype(dtype)
+        self.params = {k: v.astype(self.dtype) for k, v in self.params.items()}
+        self.grads = {k: v.astype(self.dtype) for k, v in self.grads.items()}
+        return self
+
+    # ---------------------------------------------------------------- passes
+    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+        """``y = f(x)`` for a batch ``x`` of shape ``(N, *input_shape)``; builds the layer on first use."""
+        x = np.asarray(x)
+        if not self.built:
+            if x.ndim < 2:
+                raise ShapeError(f"{self.name}: expected a batch (N, ...), got an array of shape {x.shape}")
+            self.build(x.shape[1:], dtype=x.dtype if x.dtype in (np.float32, np.float64) else np.float32)
+        if x.shape[1:] != self.input_shape or x.ndim != len(self.input_shape) + 1:
+            expected = ", ".join(["N", *map(str, self.input_shape)])
+            raise ShapeError(f"{self.name}: expected input of shape ({expected}), got {x.shape}")
+        if x.dtype != self.dtype:
+            x = x.astype(self.dtype)
+        return self._forward(x, training)
+
+    def backward(self, dy: np.ndarray, input_grad: bool = True) -> np.ndarray | None:
+        """Fill ``self.grads`` from dL/dy (shape ``(N, *output_shape)``) and return dL/dx.
+
+        ``input_grad=False`` skips dL/dx (the model's first layer needs none) and returns ``None``.
+        """
+        return self._backward(dy, input_grad)
+
+    def _forward(self, x, training):
+        raise NotImplementedError
+
+    def _backward(self, dy, input_grad):
+        raise NotImplementedError
+
+    # ---------------------------------------------------------------- regularization
+    def weight_penalty(self) -> float:
+        """``sum_p R_p(params[p])`` over the regularized parameters; not divided by the batch size."""
+        return sum(reg.penalty(self.params[p]) for p, reg in self.param_regularizers.items())
+
+    def add_weight_penalty_grads(self) -> None:
+        """``grads[p] += R_p'(params[p])`` for each regularized parameter."""
+        for p, reg in self.param_regularizers.items():
+            self.grads[p] += reg.grad(self.params[p])
+
+    def activity_penalty(self, y: np.ndarray) -> float:
+        """``R(y) / N``. Divided by the batch size N because the data loss is a batch *mean*: the penalty
+        then has the same weight per example whatever the batch size (Keras does the same)."""
+        return self.activity_regularizer.penalty(y) / y.shape[0]
+
+    def activity_grad(self, y: np.ndarray) -> np.ndarray:
+        """``R'(y) / N``, to be added to dL/dy before ``backward``."""
+        return self.activity_regularizer.grad(y) / y.dtype.type(y.shape[0])
+
+    # ---------------------------------------------------------------- description
+    def regularizer_summary(self) -> str:
+        parts = [f"{p}:{reg!r}" for p, reg in self.param_regularizers.items()]
+        if self.activity_regularizer is not None:
+            parts.append(f"activity:{self.activity_regularizer!r}")
+        return " ".join(parts)
+
+    def param_count(self) -> int:
+        return int(sum(v.size for v in self.params.values()))
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(name={self.name!r})"
+
+
+class ParametricLayer(Layer):
+    """A layer with a kernel ``W`` and an optional bias ``b``, each with an optional regularizer."""
+
+    def __init__(self, *, use_bias=True, kernel_regularizer=None, bias_regularizer=None, kernel_initializer,
+                 bias_initializer="zeros", activation=None, **kwargs):
+        super().__init__(**kwargs)
+        from handgrad import initializers
+        from handgrad.layers.activations import get as get_activation
+
+        if not isinstance(use_bias, bool):
+            raise TypeError(f"{type(self).__name__}: use_bias must be True or False, got {use_bias!r}")
+        self.use_bias = use_bias
+        self.kernel_regularizer = regularizers.get(kernel_regularizer)
+        self.bias_regularizer = regularizers.get(bias_regularizer)
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+        self.activation = get_activation(activation)
+
+    def _create_params(self, w_shape, fan_in, fan_out, bias_size, rng) -> None:
+        self.params = {"W": self.kernel_initializer(w_shape, fan_in, fan_out, rng, self.dtype)}
+        if self.use_bias:
+            self.params["b"] = self.bias_initializer((bias_size,), fan_in, fan_out, rng, self.dtype)
+        self.param_regularizers = {}
+        if self.kernel_regularizer is not None:
+            self.param_regularizers["W"] = self.kernel_regularizer
+        if self.use_bias and self.bias_regularizer is not None:
+            self.param_regularizers["b"] = self.bias_regularizer
+
+    def _activate(self, z, training):
+        """Apply the built-in activation (if any) to the pre-activation ``z``."""
+        if self.activation is None:
+            return z
+        if not self.activation.built:
+            self.activation.build(z.shape[1:], dtype=self.dtype)
+        return self.activation._forward(z, training)
+
+    def _deactivate(self, dy):
+        """dL/dz from dL/dy through the built-in activation."""
+        return dy if self.activation is None else self.activation._backward(dy, True)
+
+    def astype(self, dtype):
+        super().astype(dtype)
+        if self.activation is not None:
+            self.activation.astype(dtype)
+        return self

@@ -1,0 +1,93 @@
+"""2-D convolution layer (cross-correlation, as in every deep learning library)."""
+from __future__ import annotations
+
+import numpy as np
+
+from handgrad._validation import ShapeError, check_int, check_pair
+from handgrad.kernels import im2col as k
+from handgrad.kernels.conv_geometry import conv_geometry
+from handgrad.layers.base import ParametricLayer
+
+
+class Conv2D(ParametricLayer):
+    r"""``y = act(conv(x, W) + b)`` on NCHW batches.
+
+    ``z[n, f, oh, ow] = b[f] + sum_{c, kh, kw} W[f, c, kh, kw] * xpad[n, c, oh*SH + kh, ow*SW + kw]``
+
+    Args:
+        filters: number of output channels ``F``.
+        kernel_size: int or ``(KH, KW)``.
+        stride: int or ``(SH, SW)``, default 1.
+        padding: ``"same"`` (default; ``OH = ceil(H / SH)``), ``"valid"`` (none), or an int / pair.
+        activation: None (default), a name such as ``"elu"``, or an activation layer.
+        use_bias: default True.
+        kernel_regularizer, bias_regularizer: ``R(W)``, ``R(b)`` added to the loss (not divided by N).
+        activity_regularizer: ``R(y) / N`` on the output ``y`` (after the activation).
+        kernel_initializer: default ``"glorot_uniform"`` (Keras's default); bias starts at zero.
+        name: see ``Layer``.
+
+    Shape:
+        input ``(N, C, H, W)``; ``W``: ``(F, C, KH, KW)`` (PyTorch's layout); ``b``: ``(F,)``;
+        output ``(N, F, OH, OW)`` with ``OH = (H + top + bottom - KH) // SH + 1``.
+
+    The output is computed by im2col and one matrix product ``cols @ W_mat.T`` of shapes
+    ``(N*OH*OW, KH*KW*C) @ (KH*KW*C, F)``; it is returned as a channels-last array viewed as NCHW.
+
+    Backward, with ``dZ`` of shape ``(N*OH*OW, F)``: ``dW_mat = dZ.T @ cols``, ``db = sum_rows(dZ)``,
+    ``dx = col2im(dZ @ W_mat)``.
+    """
+
+    def __init__(self, filters: int, kernel_size, stride=1, padding="same", activation=None, use_bias=True,
+                 kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None,
+                 kernel_initializer="glorot_uniform", name=None):
+        super().__init__(use_bias=use_bias, kernel_regularizer=kernel_regularizer,
+                         bias_regularizer=bias_regularizer, kernel_initializer=kernel_initializer,
+                         activation=activation, activity_regularizer=activity_regularizer, name=name)
+        self.filters = check_int("Conv2D", "filters", filters, minimum=1)
+        self.kernel_size = check_pair("Conv2D", "kernel_size", kernel_size)
+        self.stride = check_pair("Conv2D", "stride", stride)
+        if padding in ("same", "valid"):
+            self.padding = padding
+        elif isinstance(padding, (int, tuple, list)) and not isinstance(padding, bool):
+            self.padding = check_pair("Conv2D", "padding", padding, minimum=0)
+        else:
+            raise ValueError(f"Conv2D: padding must be 'same', 'valid', an int or a pair of ints, got {padding!r}")
+
+    def _build(self, input_shape, rng):
+        if len(input_shape) != 3:
+            raise ShapeError(f"{self.name}: Conv2D expects per-sample input (C, H, W), got {input_shape}")
+        C, H, W = input_shape
+        g = conv_geometry(H, W, self.kernel_size, self.stride, self.padding)
+        if g.OH < 1 or g.OW < 1:
+            raise ShapeError(f"{self.name}: kernel {self.kernel_size} with padding {self.padding!r} does not fit "
+                             f"input (C, H, W) = {input_shape}")
+        self.geometry = g
+        KH, KW = self.kernel_size
+        self._create_params((self.filters, C, KH, KW), C * KH * KW, self.filters * KH * KW, self.filters, rng)
+        return (self.filters, g.OH, g.OW)
+
+    def _forward(self, x, training):
+        g, N = self.geometry, x.shape[0]
+        cols = k.im2col(x, g)  # (N*OH*OW, KH*KW*C)
+        W_mat = k.kernel_matrix(self.params["W"])  # (F, KH*KW*C)
+        z = cols @ W_mat.T  # (N*OH*OW, F)
+        if self.use_bias:
+            z += self.params["b"]
+        self._cache = (x.shape, cols, W_mat)
+        z = z.reshape(N, g.OH, g.OW, self.filters).transpose(0, 3, 1, 2)  # (N, F, OH, OW), channels last
+        return self._activate(z, training)
+
+    def _backward(self, dy, input_grad):
+        x_shape, cols, W_mat = self._cache
+        dz = self._deactivate(dy)
+        dz_mat = dz.transpose(0, 2, 3, 1).reshape(-1, self.filters)  # (N*OH*OW, F); free when channels last
+        self.grads["W"] = k.kernel_from_matrix(dz_mat.T @ cols, self.params["W"].shape)
+        if self.use_bias:
+            self.grads["b"] = dz_mat.sum(axis=0)
+        if not input_grad:
+            return None
+        return k.col2im(dz_mat @ W_mat, x_shape, self.geometry)
+
+    def get_config(self) -> dict:
+        return {"filters": self.filters, "kernel_size": self.kernel_size, "stride": self.stride,
+                "padding": self.padding}

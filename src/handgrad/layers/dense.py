@@ -1,0 +1,53 @@
+"""Fully connected layer."""
+from __future__ import annotations
+
+from handgrad._validation import ShapeError, check_int
+from handgrad.layers.base import ParametricLayer
+
+
+class Dense(ParametricLayer):
+    """``y = act(x @ W + b)``.
+
+    Args:
+        units: output features ``out``.
+        activation, use_bias, kernel_regularizer, bias_regularizer, activity_regularizer, kernel_initializer,
+        name: as for ``Conv2D``.
+
+    Shape:
+        input ``(N, in)``; ``W``: ``(in, out)`` (Keras's layout; PyTorch's ``Linear.weight`` is ``W.T``);
+        ``b``: ``(out,)``; output ``(N, out)``.
+
+    Backward: ``dW = x.T @ dz``, ``db = sum_rows(dz)``, ``dx = dz @ W.T``.
+    """
+
+    def __init__(self, units: int, activation=None, use_bias=True, kernel_regularizer=None,
+                 bias_regularizer=None, activity_regularizer=None, kernel_initializer="glorot_uniform", name=None):
+        super().__init__(use_bias=use_bias, kernel_regularizer=kernel_regularizer,
+                         bias_regularizer=bias_regularizer, kernel_initializer=kernel_initializer,
+                         activation=activation, activity_regularizer=activity_regularizer, name=name)
+        self.units = check_int("Dense", "units", units, minimum=1)
+
+    def _build(self, input_shape, rng):
+        if len(input_shape) != 1:
+            raise ShapeError(f"{self.name}: Dense expects a flat per-sample input (features,), got {input_shape}; "
+                             "put a Flatten layer before it")
+        (fan_in,) = input_shape
+        self._create_params((fan_in, self.units), fan_in, self.units, self.units, rng)
+        return (self.units,)
+
+    def _forward(self, x, training):
+        self._x = x
+        z = x @ self.params["W"]  # (N, out)
+        if self.use_bias:
+            z += self.params["b"]
+        return self._activate(z, training)
+
+    def _backward(self, dy, input_grad):
+        dz = self._deactivate(dy)
+        self.grads["W"] = self._x.T @ dz
+        if self.use_bias:
+            self.grads["b"] = dz.sum(axis=0)
+        return dz @ self.params["W"].T if input_grad else None
+
+    def get_config(self) -> dict:
+        return {"units": self.units}

@@ -1,0 +1,225 @@
+"""``Sequential``: a stack of layers trained with softmax cross-entropy plus regularization penalties."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from handgrad._validation import ShapeError, check_int
+from handgrad.layers.base import Layer
+from handgrad.losses import log_softmax, softmax_cross_entropy
+
+TERMS = ("data", "weight", "activity")
+
+
+@dataclass(frozen=True)
+class LossTerms:
+    """The loss of one batch, term by term (floats).
+
+    ``total = data + weight + activity``, where ``data`` is the mean softmax cross-entropy, ``weight`` the sum
+    of kernel and bias penalties ``R(W)`` and ``activity`` the sum of activity penalties ``R(y) / N``.
+    """
+
+    data: float
+    weight: float
+    activity: float
+
+    @property
+    def total(self) -> float:
+        return self.data + self.weight + self.activity
+
+    def as_dict(self) -> dict:
+        return {"total": self.total, "data": self.data, "weight": self.weight, "activity": self.activity}
+
+
+class Sequential:
+    """Layers applied in order, built at construction for per-sample ``input_shape``.
+
+    Args:
+        layers: list of ``Layer`` instances; names are made unique (``conv2d``, ``conv2d_1``, ...).
+        input_shape: per-sample input shape, e.g. ``(1, 28, 28)``.
+        seed: seeds every initializer and dropout mask; the same seed gives bit-identical models.
+        dtype: float32 (default) or float64.
+
+    The loss is ``mean softmax cross-entropy + sum of weight penalties + sum of activity penalties``.
+    Parameters and gradients are addressed as ``"<layer name>.<param>"``, e.g. ``"conv2d.W"``.
+    """
+
+    def __init__(self, layers, input_shape, seed: int = 0, dtype=np.float32):
+        layers = list(layers)
+        if not layers:
+            raise ValueError("Sequential: layers must not be empty")
+        for i, layer in enumerate(layers):
+            if not isinstance(layer, Layer):
+                raise TypeError(f"Sequential: layers[{i}] must be a Layer, got {layer!r} ({type(layer).__name__})")
+        if not isinstance(input_shape, (tuple, list)) or not input_shape:
+            raise ValueError(f"Sequential: input_shape must be a tuple such as (1, 28, 28), got {input_shape!r}")
+        self.input_shape = tuple(check_int("Sequential", "input_shape", d, minimum=1) for d in input_shape)
+        self.seed = check_int("Sequential", "seed", seed, minimum=0)
+        self.dtype = np.dtype(dtype)
+        self.layers = layers
+        self._assign_names()
+        rng = np.random.default_rng(self.seed)
+        shape = self.input_shape
+        for layer in layers:
+            shape = layer.build(shape, rng=rng, dtype=self.dtype)
+        self.output_shape = shape
+        if len(shape) != 1:
+            raise ShapeError(f"Sequential: the last layer ({layers[-1].name}) must output class scores (N, K), "
+                             f"got per-sample shape {shape}; add Flatten and Dense layers")
+        self.num_classes = shape[0]
+        self._outputs: dict[str, np.ndarray] = {}
+
+    def _assign_names(self):
+        taken = {layer.name for layer in self.layers if layer.explicit_name}
+        if len(taken) != sum(layer.explicit_name for layer in self.layers):
+            raise ValueError("Sequential: layer names must be unique, got "
+                             f"{[layer.name for layer in self.layers if layer.explicit_name]}")
+        counts: dict[str, int] = {}
+        for layer in self.layers:
+            if layer.explicit_name:
+                continue
+            base = layer.name
+            while True:
+                n = counts.get(base, 0)
+                counts[base] = n + 1
+                candidate = base if n == 0 else f"{base}_{n}"
+                if candidate not in taken:
+                    break
+            layer.name = candidate
+            taken.add(candidate)
+
+    # ---------------------------------------------------------------- access
+    def layer(self, name: str) -> Layer:
+        for layer in self.layers:
+            if layer.name == name:
+                return layer
+        raise KeyError(f"no layer named {name!r}; layers are {[l.name for l in self.layers]}")
+
+    def parameters(self) -> dict[str, np.ndarray]:
+        """``"<layer>.<param>" -> array``: the live arrays (an optimizer updates them in place)."""
+        return {f"{l.name}.{p}": v for l in self.layers for p, v in l.params.items()}
+
+    def gradients(self) -> dict[str, np.ndarray]:
+        """``"<layer>.<param>" -> array``: the gradients of the last ``loss``/``backward`` call."""
+        return {f"{l.name}.{p}": v for l in self.layers for p, v in l.grads.items()}
+
+    def get_weights(self) -> dict[str, np.ndarray]:
+        """Copies of every parameter."""
+        return {k: v.copy() for k, v in self.parameters().items()}
+
+    def set_weights(self, weights: dict[str, np.ndarray]) -> None:
+        """Copy ``weights`` (same keys and shapes as ``parameters()``) into the model's parameters."""
+        params = self.parameters()
+        if set(weights) != set(params):
+            missing, extra = sorted(set(params) - set(weights)), sorted(set(weights) - set(params))
+            raise KeyError(f"set_weights: missing {missing}, unexpected {extra}")
+        for key, value in weights.items():
+            value = np.asarray(value)
+            if value.shape != params[key].shape:
+                raise ShapeError(f"set_weights: {key} expects shape {params[key].shape}, got {value.shape}")
+            params[key][...] = value
+
+    def astype(self, dtype) -> "Sequential":
+        """Switch every parameter and computation to ``dtype`` (e.g. ``np.float64`` for gradient checks)."""
+        self.dtype = np.dtype(dtype)
+        for layer in self.layers:
+            layer.astype(self.dtype)
+        return self
+
+    # ---------------------------------------------------------------- passes
+    def _check_input(self, x) -> np.ndarray:
+        x = np.asarray(x)
+        if x.ndim != len(self.input_shape) + 1 or x.shape[1:] != self.input_shape:
+            expected = ", ".join(["N", *map(str, self.input_shape)])
+            raise ShapeError(f"Sequential: expected input of shape ({expected}), got {x.shape}")
+        return x.astype(self.dtype, copy=False)
+
+    def forward(self, x, training: bool = False) -> np.ndarray:
+        """Logits ``(N, K)`` for a batch ``x`` of shape ``(N, *input_shape)``."""
+        x = self._check_input(x)
+        self._outputs = {}
+        for layer in self.layers:
+            x = layer.forward(x, training)
+            if layer.activity_regularizer is not None:
+                self._outputs[layer.name] = x  # y, kept for R(y) and R'(y) (layers never modify inputs in place)
+        return x
+
+    def penalties(self) -> tuple[float, float]:
+        """``(weight, activity)`` penalties of the current parameters and of the last forward pass."""
+        weight = sum(layer.weight_penalty() for layer in self.layers)
+        activity = sum(self.layer(name).activity_penalty(y) for name, y in self._outputs.items())
+        return float(weight), float(activity)
+
+    def backward(self, dlogits, *, weight_penalty: bool = True, activity_penalty: bool = True,
+                 input_grad: bool = False):
+        """Backpropagate ``dlogits`` (dL/dlogits of the data loss) and the penalties into every layer's grads.
+
+        For each layer from the last to the first: the activity gradient ``R'(y) / N`` is added to the
+        upstream gradient at the layer's output ``y``, the layer's ``backward`` carries the sum to its
+        parameters and its input (so the penalty reaches every layer below), then ``R'(W)`` is added to the
+        layer's kernel/bias gradients. Returns dL/dx when ``input_grad`` is True, else ``None``.
+        """
+        d = dlogits
+        for i in range(len(self.layers) - 1, -1, -1):
+            layer = self.layers[i]
+            if activity_penalty and layer.name in self._outputs:
+                d = d + layer.activity_grad(self._outputs[layer.name])
+            d = layer.backward(d, input_grad=input_grad or i > 0)
+            if weight_penalty:
+                layer.add_weight_penalty_grads()
+        return d
+
+    def loss_terms(self, x, y, training: bool = False) -> LossTerms:
+        """The loss of a batch, term by term, without a backward pass."""
+        logits = self.forward(x, training)
+        data, _ = softmax_cross_entropy(logits, y)
+        return LossTerms(data, *self.penalties())
+
+    def loss(self, x, y, training: bool = True, terms=TERMS) -> tuple[LossTerms, dict[str, np.ndarray]]:
+        """Forward and backward pass: ``(terms, grads)``.
+
+        ``grads`` maps ``"<layer>.<param>"`` to the gradient of the sum of the selected ``terms`` (all three by
+        default, i.e. of ``terms.total``); each layer's ``grads`` holds the same arrays afterwards.
+        ``training`` switches dropout on.
+        """
+        unknown = set(terms) - set(TERMS)
+        if unknown:
+            raise ValueError(f"loss: terms must be a subset of {TERMS}, got {sorted(unknown)}")
+        logits = self.forward(x, training)
+        data, dlogits = softmax_cross_entropy(logits, y)
+        result = LossTerms(data, *self.penalties())
+        if "data" not in terms:
+            dlogits = np.zeros_like(dlogits)
+        self.backward(dlogits, weight_penalty="weight" in terms, activity_penalty="activity" in terms)
+        return result, self.gradients()
+
+    def predict(self, x, batch_size: int = 256) -> np.ndarray:
+        """Class probabilities ``softmax(logits)`` of shape ``(N, K)``, computed in batches."""
+        x = self._check_input(x)
+        out = [np.exp(log_softmax(self.forward(x[i : i + batch_size]))) for i in range(0, len(x), batch_size)]
+        self._outputs = {}
+        return np.concatenate(out) if out else np.zeros((0, self.num_classes), self.dtype)
+
+    # ---------------------------------------------------------------- description
+    def param_count(self) -> int:
+        return sum(layer.param_count() for layer in self.layers)
+
+    def summary(self) -> str:
+        """A table of layers, output shapes, parameter counts and regularizers."""
+        rows = [("Layer (type)", "Output shape", "Params", "Regularizers")]
+        for layer in self.layers:
+            act = getattr(layer, "activation", None)
+            kind = type(layer).__name__ + (f"+{type(act).__name__}" if act is not None else "")
+            rows.append((f"{layer.name} ({kind})", str(("N", *layer.output_shape)).replace("'", ""),
+                         f"{layer.param_count():,}", layer.regularizer_summary()))
+        widths = [max(len(r[i]) for r in rows) for i in range(4)]
+        line = "-" * (sum(widths) + 6)
+        fmt = lambda r: "  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip()
+        body = [fmt(rows[0]), line, *map(fmt, rows[1:]), line,
+                f"Input shape: (N, {', '.join(map(str, self.input_shape))})   dtype: {self.dtype.name}",
+                f"Total params: {self.param_count():,}"]
+        return "\n".join(body)
+
+    def __repr__(self) -> str:
+        return f"Sequential({len(self.layers)} layers, input_shape={self.input_shape}, params={self.param_count():,})"
