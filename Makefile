@@ -1,0 +1,41 @@
+# handgrad: `make train` (set-up included) and `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+# Extra flags for `handgrad train`, e.g. make train TRAIN_ARGS="--epochs 5".
+TRAIN_ARGS ?=
+
+.PHONY: train test data install bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+# Runtime install (NumPy and friends); the stamp re-runs it when pyproject.toml changes.
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+# Test install: adds pytest and the CPU build of PyTorch (the test oracle).
+$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	touch $@ $(VENV)/.installed
+
+install: $(VENV)/.installed
+
+# Fashion-MNIST: Debian's package where we may install it, else handgrad downloads and verifies it.
+data: install
+	@if [ ! -d /usr/share/datasets/fashion-mnist ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get install -y -q dataset-fashion-mnist >/dev/null 2>&1 || true; fi
+	$(BIN)/python -m handgrad.datasets fetch fashion-mnist
+
+train: data
+	$(BIN)/handgrad train $(TRAIN_ARGS)
+
+test: $(VENV)/.installed-test
+	$(BIN)/python -m pytest -q
+
+bench: $(VENV)/.installed-test
+	$(BIN)/python benchmarks/throughput.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache src/*.egg-info

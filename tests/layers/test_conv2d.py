@@ -1,0 +1,104 @@
+import numpy as np
+import pytest
+import torch
+
+import handgrad as hg
+from handgrad.gradcheck import check_layer
+from handgrad.kernels.conv_reference import conv_backward_loops, conv_forward_loops
+from tests.torch_oracle import conv2d as torch_conv2d, t
+
+CONFIGS = [  # (input (N, C, H, W), filters, kernel, stride, padding)
+    ((2, 3, 7, 7), 4, 3, 1, "same"),
+    ((2, 3, 8, 6), 5, (3, 2), 2, "valid"),
+    ((2, 2, 9, 7), 3, (2, 4), (2, 1), "same"),  # even kernel: asymmetric "same" padding
+    ((3, 1, 6, 5), 2, 5, 2, 1),
+    ((1, 4, 5, 5), 6, 1, 1, "valid"),
+]
+
+
+@pytest.mark.parametrize("shape,filters,kernel,stride,padding", CONFIGS)
+def test_finite_differences(shape, filters, kernel, stride, padding, rng):
+    layer = hg.Conv2D(filters, kernel, stride=stride, padding=padding, activation="elu",
+                      kernel_regularizer=hg.L1L2(0.01, 0.02), bias_regularizer=hg.L2(0.03),
+                      activity_regularizer=hg.L1L2(0.01, 0.05))
+    report = check_layer(layer, rng.standard_normal(shape), verbose=False)
+    assert report.passed, str(report)
+    assert report.parameters == ["x", "W", "b"]
+
+
+@pytest.mark.parametrize("shape,filters,kernel,stride,padding", CONFIGS)
+def test_matches_torch(shape, filters, kernel, stride, padding, rng):
+    layer = hg.Conv2D(filters, kernel, stride=stride, padding=padding)
+    x = rng.standard_normal(shape)
+    layer.build(shape[1:], rng=rng, dtype=np.float64)
+    layer.params["b"] = rng.standard_normal(filters)
+    y = layer.forward(x)
+    dy = rng.standard_normal(y.shape)
+    dx = layer.backward(dy)
+
+    X = t(x, grad=True)
+    P = {k: t(v, grad=True) for k, v in layer.params.items()}
+    Y = torch_conv2d(X, layer, P)
+    Y.backward(t(dy))
+    np.testing.assert_allclose(y, Y.detach().numpy(), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(dx, X.grad.numpy(), rtol=1e-12, atol=1e-12)
+    for k in P:
+        np.testing.assert_allclose(layer.grads[k], P[k].grad.numpy(), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("shape,filters,kernel,stride,padding", CONFIGS)
+def test_vectorized_matches_loop_reference(shape, filters, kernel, stride, padding, rng):
+    layer = hg.Conv2D(filters, kernel, stride=stride, padding=padding)
+    layer.build(shape[1:], rng=rng, dtype=np.float64)
+    layer.params["b"] = rng.standard_normal(filters)
+    x = rng.standard_normal(shape)
+    y = layer.forward(x)
+    np.testing.assert_allclose(y, conv_forward_loops(x, layer.params["W"], layer.params["b"], layer.geometry),
+                               rtol=1e-12, atol=1e-12)
+    dy = rng.standard_normal(y.shape)
+    dx = layer.backward(dy)
+    ref_dx, ref_dW, ref_db = conv_backward_loops(dy, x, layer.params["W"], layer.geometry)
+    np.testing.assert_allclose(dx, ref_dx, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(layer.grads["W"], ref_dW, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(layer.grads["b"], ref_db, rtol=1e-12, atol=1e-12)
+
+
+def test_float32_by_default_and_close_to_float64(rng):
+    layer = hg.Conv2D(4, 3)
+    x = rng.standard_normal((2, 3, 6, 6)).astype(np.float32)
+    y = layer.forward(x)
+    assert y.dtype == np.float32 and layer.params["W"].dtype == np.float32
+    ref = conv_forward_loops(x.astype(np.float64), layer.params["W"].astype(np.float64),
+                             layer.params["b"].astype(np.float64), layer.geometry)
+    np.testing.assert_allclose(y, ref, rtol=1e-5, atol=1e-5)
+
+
+def test_output_shapes_follow_the_formula():
+    assert hg.Conv2D(8, 5, padding="same").build((3, 28, 28)) == (8, 28, 28)
+    assert hg.Conv2D(8, 5, padding="valid").build((3, 28, 28)) == (8, 24, 24)
+    assert hg.Conv2D(8, 3, stride=2, padding="same").build((3, 7, 7)) == (8, 4, 4)  # ceil(7 / 2)
+    assert hg.Conv2D(8, 3, stride=2, padding=1).build((3, 7, 8)) == (8, 4, 4)
+
+
+def test_no_input_gradient_when_not_requested(rng):
+    layer = hg.Conv2D(2, 3)
+    y = layer.forward(rng.standard_normal((1, 1, 5, 5)))
+    assert layer.backward(np.ones_like(y), input_grad=False) is None
+    assert layer.grads["W"].shape == (2, 1, 3, 3)
+
+
+@pytest.mark.parametrize("kwargs,message", [
+    ({"filters": 0, "kernel_size": 3}, "Conv2D: filters must be >= 1, got 0"),
+    ({"filters": 4, "kernel_size": (3, 3, 3)}, "kernel_size must be an int or a pair"),
+    ({"filters": 4, "kernel_size": 3, "padding": "full"}, "padding must be 'same', 'valid'"),
+    ({"filters": 4, "kernel_size": 3, "activation": "softplus"}, "unknown activation 'softplus'"),
+    ({"filters": 4, "kernel_size": 3, "kernel_regularizer": "l3"}, "unknown regularizer 'l3'"),
+])
+def test_bad_arguments_name_the_argument(kwargs, message):
+    with pytest.raises((ValueError, TypeError), match=message.replace("(", r"\(").replace(")", r"\)")):
+        hg.Conv2D(**kwargs)
+
+
+def test_kernel_larger_than_input_is_a_build_error_naming_the_layer():
+    with pytest.raises(ValueError, match=r"conv2d: kernel \(5, 5\) with padding 'valid' does not fit"):
+        hg.Conv2D(4, 5, padding="valid").build((1, 3, 3))
