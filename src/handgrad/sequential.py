@@ -1,7 +1,7 @@
 """``Sequential``: a stack of layers trained with softmax cross-entropy plus regularization penalties."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -23,6 +23,7 @@ class LossTerms:
     data: float
     weight: float
     activity: float
+    by_layer: dict = field(default_factory=dict, compare=False)  # layer name -> (weight, activity) penalties
 
     @property
     def total(self) -> float:
@@ -30,6 +31,10 @@ class LossTerms:
 
     def as_dict(self) -> dict:
         return {"total": self.total, "data": self.data, "weight": self.weight, "activity": self.activity}
+
+
+def _sum_penalties(by_layer: dict) -> tuple[float, float]:
+    return float(sum(w for w, _ in by_layer.values())), float(sum(a for _, a in by_layer.values()))
 
 
 class Sequential:
@@ -147,9 +152,18 @@ class Sequential:
 
     def penalties(self) -> tuple[float, float]:
         """``(weight, activity)`` penalties of the current parameters and of the last forward pass."""
-        weight = sum(layer.weight_penalty() for layer in self.layers)
-        activity = sum(self.layer(name).activity_penalty(y) for name, y in self._outputs.items())
-        return float(weight), float(activity)
+        return _sum_penalties(self.penalties_by_layer())
+
+    def penalties_by_layer(self) -> dict[str, tuple[float, float]]:
+        """``layer name -> (weight penalty, activity penalty)`` for every layer that carries a penalty."""
+        out = {}
+        for layer in self.layers:
+            weight = layer.weight_penalty() if layer.param_regularizers else 0.0
+            y = self._outputs.get(layer.name)
+            activity = layer.activity_penalty(y) if y is not None else 0.0
+            if layer.param_regularizers or y is not None:
+                out[layer.name] = (float(weight), float(activity))
+        return out
 
     def backward(self, dlogits, *, weight_penalty: bool = True, activity_penalty: bool = True,
                  input_grad: bool = False):
@@ -174,7 +188,8 @@ class Sequential:
         """The loss of a batch, term by term, without a backward pass."""
         logits = self.forward(x, training)
         data, _ = softmax_cross_entropy(logits, y)
-        return LossTerms(data, *self.penalties())
+        by_layer = self.penalties_by_layer()
+        return LossTerms(data, *_sum_penalties(by_layer), by_layer)
 
     def loss(self, x, y, training: bool = True, terms=TERMS) -> tuple[LossTerms, dict[str, np.ndarray]]:
         """Forward and backward pass: ``(terms, grads)``.
@@ -183,16 +198,22 @@ class Sequential:
         default, i.e. of ``terms.total``); each layer's ``grads`` holds the same arrays afterwards.
         ``training`` switches dropout on.
         """
+        result, _ = self.forward_backward(x, y, training, terms)
+        return result, self.gradients()
+
+    def forward_backward(self, x, y, training: bool = True, terms=TERMS) -> tuple[LossTerms, np.ndarray]:
+        """``loss`` for training loops: fills every layer's ``grads`` and returns ``(terms, logits)``."""
         unknown = set(terms) - set(TERMS)
         if unknown:
             raise ValueError(f"loss: terms must be a subset of {TERMS}, got {sorted(unknown)}")
         logits = self.forward(x, training)
         data, dlogits = softmax_cross_entropy(logits, y)
-        result = LossTerms(data, *self.penalties())
+        by_layer = self.penalties_by_layer()
+        result = LossTerms(data, *_sum_penalties(by_layer), by_layer)
         if "data" not in terms:
             dlogits = np.zeros_like(dlogits)
         self.backward(dlogits, weight_penalty="weight" in terms, activity_penalty="activity" in terms)
-        return result, self.gradients()
+        return result, logits
 
     def predict(self, x, batch_size: int = 256) -> np.ndarray:
         """Class probabilities ``softmax(logits)`` of shape ``(N, K)``, computed in batches."""

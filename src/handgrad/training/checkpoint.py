@@ -1,0 +1,53 @@
+"""Checkpoints: one ``.npz`` file read with ``allow_pickle=False`` (no code runs when loading it).
+
+Layout of the archive:
+
+- ``param/<layer>.<param>``: every parameter;
+- ``optim/<key>``: the optimizer's ``state_dict()`` (flat arrays);
+- ``meta``: a JSON string with ``epoch`` (completed epochs), ``config``, ``history``, ``rng`` (the bit
+  generator state of every dropout layer) and anything the caller adds (e.g. normalization statistics).
+"""
+from __future__ import annotations
+
+import json
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from handgrad._atomic import atomic_write
+
+
+@dataclass
+class Checkpoint:
+    params: dict
+    optimizer_state: dict
+    meta: dict
+
+    @property
+    def epoch(self) -> int:
+        return int(self.meta["epoch"])
+
+
+def save_checkpoint(path, params: dict, optimizer_state: dict, meta: dict) -> Path:
+    """Write the checkpoint atomically (see ``handgrad._atomic``)."""
+    arrays = {f"param/{k}": np.asarray(v) for k, v in params.items()}
+    arrays.update({f"optim/{k}": np.asarray(v) for k, v in optimizer_state.items()})
+    arrays["meta"] = np.array(json.dumps(meta))
+    return atomic_write(path, lambda f: np.savez(f, **arrays))
+
+
+def load_checkpoint(path) -> Checkpoint:
+    """Read a checkpoint written by ``save_checkpoint``; a missing or damaged file gives a clear error."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint {path} does not exist")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            params = {k[len("param/"):]: data[k] for k in data.files if k.startswith("param/")}
+            state = {k[len("optim/"):]: data[k] for k in data.files if k.startswith("optim/")}
+            meta = json.loads(str(data["meta"]))
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as e:
+        raise ValueError(f"checkpoint {path} is not a handgrad checkpoint or is damaged: {e}") from e
+    return Checkpoint(params, state, meta)

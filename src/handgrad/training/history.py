@@ -1,0 +1,54 @@
+"""Per-epoch history, written as ``history.json`` (everything) and ``history.csv`` (the scalar columns) after
+every epoch, atomically."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+from handgrad._atomic import atomic_write_text
+
+
+def flatten(row: dict, prefix: str = "") -> dict:
+    """``{"monitor": {"conv2d": {"mean_abs": 1}}}`` -> ``{"monitor/conv2d/mean_abs": 1}``; lists are dropped."""
+    out = {}
+    for key, value in row.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            out.update(flatten(value, f"{name}/"))
+        elif not isinstance(value, (list, tuple)):
+            out[name] = value
+    return out
+
+
+class History:
+    """A list of per-epoch dicts (``epoch``, ``train/...``, ``val/...``, ``lr``, ``monitor/...``)."""
+
+    def __init__(self, rows=None):
+        self.rows: list[dict] = list(rows or [])
+
+    def append(self, row: dict) -> None:
+        self.rows.append(row)
+
+    def column(self, key: str) -> list:
+        """Values of a flattened column such as ``"val/accuracy"`` (None where absent)."""
+        return [flatten(r).get(key) for r in self.rows]
+
+    def save(self, run_dir) -> None:
+        run_dir = Path(run_dir)
+        atomic_write_text(run_dir / "history.json", json.dumps(self.rows, indent=1))
+        flat = [flatten(r) for r in self.rows]
+        columns = list(dict.fromkeys(k for r in flat for k in r))
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(flat)
+        atomic_write_text(run_dir / "history.csv", buf.getvalue())
+
+    @classmethod
+    def load(cls, run_dir) -> "History":
+        return cls(json.loads((Path(run_dir) / "history.json").read_text()))
+
+    def __len__(self) -> int:
+        return len(self.rows)

@@ -1,0 +1,104 @@
+"""Training monitors: is a penalty drowning the data loss, and are a layer's activations dying?
+
+Per epoch, on a fixed monitoring batch (inference mode), for every Conv2D/Dense output and every layer that
+carries an activity penalty:
+
+- ``mean_abs``: mean ``|y|``;
+- ``near_zero``: fraction of entries with ``|y| < dead_threshold``;
+- ``histogram``: counts of ``y`` in fixed bins (for the plots of the first and last epoch).
+
+From the training loss of the epoch: each layer's activity penalty and its share of the total loss
+(``penalty / total``), and the weight penalty's share.
+
+Warnings (each printed once per run and layer): a penalty above ``warn_share`` of the total loss, with a
+coefficient that would bring it to ``target_share``; more than 95 % of a layer's activations near zero.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from handgrad.layers import Conv2D, Dense
+
+HIST_EDGES = np.linspace(-3.0, 3.0, 61)  # 0.1-wide bins; values outside are counted in the end bins
+DEAD_FRACTION = 0.95
+
+
+def monitored_layers(model) -> list:
+    return [l for l in model.layers if isinstance(l, (Conv2D, Dense)) or l.activity_regularizer is not None]
+
+
+def activation_stats(model, x, dead_threshold: float) -> dict:
+    """``layer name -> {"mean_abs", "near_zero", "histogram"}`` of one inference pass over ``x``."""
+    names = {l.name for l in monitored_layers(model)}
+    stats = {}
+    h = model._check_input(x)
+    for layer in model.layers:
+        h = layer.forward(h, training=False)
+        if layer.name in names:
+            a = np.abs(h)
+            counts, _ = np.histogram(np.clip(h, HIST_EDGES[0], HIST_EDGES[-1]), bins=HIST_EDGES)
+            stats[layer.name] = {"mean_abs": float(a.mean()), "near_zero": float((a < dead_threshold).mean()),
+                                 "histogram": counts.tolist()}
+    return stats
+
+
+def suggest_coefficient(coefficient: float, penalty: float, total: float, target_share: float = 0.1) -> float:
+    """The coefficient that would make this penalty ``target_share`` of the total loss, all else equal.
+
+    The penalty is linear in its coefficient: ``P' = c' / c * P``; solving ``P' / (total - P + P') = target``
+    gives ``P' = target * (total - P) / (1 - target)``. Rounded to one significant digit.
+    """
+    wanted = target_share * (total - penalty) / (1 - target_share)
+    c = coefficient * wanted / penalty
+    return float(f"{c:.0e}")
+
+
+class PenaltyMonitor:
+    """Collects per-epoch statistics and prints each warning once."""
+
+    def __init__(self, model, x_monitor, warn_share: float = 0.5, dead_threshold: float = 1e-2, echo=print):
+        self.model = model
+        self.x_monitor = x_monitor
+        self.warn_share = warn_share
+        self.dead_threshold = dead_threshold
+        self.echo = echo
+        self.warned: set = set()
+
+    def epoch_report(self, train_terms: dict, layer_penalties: dict) -> dict:
+        """Statistics for the history; prints warnings. ``layer_penalties``: ``name -> (weight, activity)``
+        epoch means; ``train_terms``: epoch means of ``total``, ``data``, ``weight``, ``activity``."""
+        total = train_terms["total"]
+        report = activation_stats(self.model, self.x_monitor, self.dead_threshold)
+        share = lambda p: float(p / total) if total > 0 else 0.0
+        for name, (_, activity) in layer_penalties.items():
+            layer = self.model.layer(name)
+            if layer.activity_regularizer is None:
+                continue
+            entry = report.setdefault(name, {})
+            entry["activity_penalty"] = activity
+            entry["penalty_share"] = share(activity)
+            if entry["penalty_share"] > self.warn_share:
+                self._warn_penalty(name, "activity", layer.activity_regularizer, activity, total)
+        report["weight_penalty_share"] = share(train_terms["weight"])
+        report["activity_penalty_share"] = share(train_terms["activity"])
+        if report["weight_penalty_share"] > self.warn_share and ("*", "weight") not in self.warned:
+            self.warned.add(("*", "weight"))
+            self.echo(f"warning: the weight penalty is {report['weight_penalty_share']:.0%} of the total loss "
+                      f"(more than {self.warn_share:.0%}); lower the kernel regularizer's coefficients")
+        for name, entry in report.items():
+            if isinstance(entry, dict) and entry.get("near_zero", 0) > DEAD_FRACTION and (name, "dead") not in self.warned:
+                self.warned.add((name, "dead"))
+                self.echo(f"warning: {entry['near_zero']:.0%} of {name}'s activations are near zero "
+                          f"(|y| < {self.dead_threshold:g}): the layer has gone dead; if it carries a penalty, "
+                          "lower its coefficient")
+        return report
+
+    def _warn_penalty(self, name, kind, regularizer, penalty, total):
+        if (name, kind) in self.warned:
+            return
+        self.warned.add((name, kind))
+        coefficients = {k: v for k, v in regularizer.get_config().items() if v}
+        suggestion = ", ".join(f"{k}={suggest_coefficient(v, penalty, total):g}" for k, v in coefficients.items())
+        self.echo(f"warning: {name}'s {kind} penalty is {penalty / total:.0%} of the total loss (more than "
+                  f"{self.warn_share:.0%}): it drowns the data loss. {type(regularizer).__name__}({suggestion}) "
+                  f"instead of {regularizer!r} would bring it to about 10%")
