@@ -21,7 +21,8 @@ def _f(default, help, **kw):
 class TrainConfig:
     # ---- data
     dataset: str = _f("fashion-mnist", "data set", choices=DATASETS)
-    data_dir: str | None = _f(None, "directory holding the data set's files (default: search the usual places)")
+    data_dir: str | None = _f(None, "directory holding the data set's files (default: search the usual places)",
+                              metavar="DIR")
     validation_size: int = _f(5000, "training images held out for validation (seeded)")
     augment: bool = _f(False, "random crop (padding 2 for 28x28 images, 4 for 32x32) and horizontal flip")
     # ---- model: handgrad.models.reference_cnn
@@ -55,8 +56,9 @@ class TrainConfig:
     dead_threshold: float = _f(1e-2, "|activation| below which a unit counts as near zero")
     # ---- run
     seed: int = _f(0, "seed of initialization, data split, shuffling, augmentation and dropout")
-    out_dir: str = _f("runs", "parent directory of run directories")
-    name: str | None = _f(None, "run name: results go to <out-dir>/<name> (default: <dataset>-<date>-<time>)")
+    out_dir: str = _f("runs", "parent directory of run directories", metavar="DIR")
+    name: str | None = _f(None, "run name: results go to <out-dir>/<name> (default: <dataset>-<date>-<time>)",
+                          metavar="NAME")
 
     def __post_init__(self):
         self.validate()

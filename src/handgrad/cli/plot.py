@@ -1,0 +1,31 @@
+"""``handgrad plot RUN_DIR`` and ``handgrad compare RUN_DIR...``."""
+from __future__ import annotations
+
+
+def register(subparsers):
+    p = subparsers.add_parser("plot", help="plot a run: losses by term, accuracy, activations, penalty share",
+                              description="Write PNG figures of a training run into RUN_DIR/plots (or --out).")
+    p.add_argument("run_dir", help="a run directory written by 'handgrad train'")
+    p.add_argument("--out", default=None, help="output directory (default: RUN_DIR/plots)")
+    p.set_defaults(run=run_plot)
+
+    c = subparsers.add_parser("compare", help="overlay several runs in one figure",
+                              description="Overlay the validation accuracy and losses of several runs.")
+    c.add_argument("run_dirs", nargs="+", help="run directories written by 'handgrad train'")
+    c.add_argument("--out", default="compare.png", help="output PNG (default: compare.png)")
+    c.set_defaults(run=run_compare)
+
+
+def run_plot(args) -> int:
+    from handgrad.plots import plot_run
+
+    for name, path in plot_run(args.run_dir, args.out).items():
+        print(f"{name}: {path}")
+    return 0
+
+
+def run_compare(args) -> int:
+    from handgrad.plots import compare_runs
+
+    print(compare_runs(args.run_dirs, args.out))
+    return 0

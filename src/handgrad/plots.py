@@ -1,0 +1,142 @@
+"""Figures of a training run (matplotlib's object API, no display needed).
+
+``plot_run(run_dir)`` writes into ``<run_dir>/plots/``:
+
+- ``losses.png``: one panel per loss term (total, data, weight, activity), train and validation;
+- ``accuracy.png``: train and validation accuracy;
+- ``activations.png``: one panel per monitored layer, its activation histogram at the first and last epoch;
+- ``penalty_share.png``: each penalty's share of the total training loss per epoch.
+
+``compare_runs(run_dirs, out)`` overlays several runs (validation accuracy, validation and training data loss).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from handgrad._atomic import atomic_write
+from handgrad.training.history import History
+from handgrad.training.monitors import HIST_EDGES
+
+TERMS = ("total", "data", "weight", "activity")
+
+
+def _figure(panels: int, width: float = 4.0, height: float = 3.2):
+    cols = min(panels, 4)
+    rows = -(-panels // cols)
+    fig = Figure(figsize=(width * cols, height * rows), layout="constrained")
+    FigureCanvasAgg(fig)
+    axes = [fig.add_subplot(rows, cols, i + 1) for i in range(panels)]
+    return fig, axes
+
+
+def save(fig: Figure, path) -> Path:
+    return atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=100))
+
+
+def _epochs(history: History):
+    return [r["epoch"] for r in history.rows]
+
+
+def losses_figure(history: History) -> Figure:
+    fig, axes = _figure(len(TERMS))
+    epochs = _epochs(history)
+    for ax, term in zip(axes, TERMS):
+        ax.plot(epochs, history.column(f"train/{term}"), label="train")
+        val = history.column(f"val/{term}")
+        if any(v is not None for v in val):
+            ax.plot(epochs, val, label="validation")
+        ax.set_title(f"{term} loss")
+        ax.set_xlabel("epoch")
+        ax.legend()
+    return fig
+
+
+def accuracy_figure(history: History) -> Figure:
+    fig, (ax,) = _figure(1, width=5)
+    epochs = _epochs(history)
+    ax.plot(epochs, history.column("train/accuracy"), label="train")
+    ax.plot(epochs, history.column("val/accuracy"), label="validation")
+    ax.set_title("accuracy")
+    ax.set_xlabel("epoch")
+    ax.legend()
+    return fig
+
+
+def monitored(history: History) -> list[str]:
+    """Layers with activation histograms in the history, in network order."""
+    first = history.rows[0].get("monitor", {}) if history.rows else {}
+    return [k for k, v in first.items() if isinstance(v, dict) and "histogram" in v]
+
+
+def activations_figure(history: History) -> Figure:
+    layers = monitored(history)
+    fig, axes = _figure(max(len(layers), 1))
+    centers = (HIST_EDGES[:-1] + HIST_EDGES[1:]) / 2
+    width = HIST_EDGES[1] - HIST_EDGES[0]
+    for ax, name in zip(axes, layers):
+        for row, label in ((history.rows[0], f"epoch {history.rows[0]['epoch']}"),
+                           (history.rows[-1], f"epoch {history.rows[-1]['epoch']}")):
+            counts = np.asarray(row["monitor"][name]["histogram"], dtype=float)
+            ax.bar(centers, counts / max(counts.sum(), 1), width=width, alpha=0.5, label=label)
+        ax.set_title(f"{name} activations")
+        ax.set_xlabel("value (clipped to [-3, 3])")
+        ax.legend()
+    return fig
+
+
+def penalty_share_figure(history: History) -> Figure:
+    fig, (ax,) = _figure(1, width=5)
+    epochs = _epochs(history)
+    ax.plot(epochs, history.column("monitor/weight_penalty_share"), label="weight penalty")
+    for name in monitored(history):
+        share = history.column(f"monitor/{name}/penalty_share")
+        if any(v is not None for v in share):
+            ax.plot(epochs, share, label=f"{name} activity penalty")
+    ax.set_title("share of the total training loss")
+    ax.set_xlabel("epoch")
+    ax.set_ylim(bottom=0)
+    ax.legend()
+    return fig
+
+
+FIGURES = {"losses": losses_figure, "accuracy": accuracy_figure, "activations": activations_figure,
+           "penalty_share": penalty_share_figure}
+
+
+def plot_run(run_dir, out_dir=None) -> dict[str, Path]:
+    """Write every figure of ``run_dir`` as PNG; returns ``name -> path``."""
+    run_dir = Path(run_dir)
+    if not (run_dir / "history.json").is_file():
+        raise FileNotFoundError(f"{run_dir} has no history.json: is it a run directory of 'handgrad train'?")
+    history = History.load(run_dir)
+    if not history.rows:
+        raise ValueError(f"{run_dir}/history.json has no epochs yet")
+    out_dir = Path(out_dir) if out_dir else run_dir / "plots"
+    return {name: save(make(history), out_dir / f"{name}.png") for name, make in FIGURES.items()}
+
+
+def compare_figure(histories: dict[str, History]) -> Figure:
+    fig, axes = _figure(3)
+    for label, history in histories.items():
+        epochs = _epochs(history)
+        axes[0].plot(epochs, history.column("val/accuracy"), label=label)
+        axes[1].plot(epochs, history.column("val/data"), label=label)
+        axes[2].plot(epochs, history.column("train/data"), label=label)
+    for ax, title in zip(axes, ("validation accuracy", "validation data loss", "training data loss")):
+        ax.set_title(title)
+        ax.set_xlabel("epoch")
+        ax.legend(fontsize="small")
+    return fig
+
+
+def compare_runs(run_dirs, out) -> Path:
+    histories = {}
+    for run_dir in map(Path, run_dirs):
+        if not (run_dir / "history.json").is_file():
+            raise FileNotFoundError(f"{run_dir} has no history.json: is it a run directory of 'handgrad train'?")
+        histories[run_dir.name] = History.load(run_dir)
+    return save(compare_figure(histories), out)

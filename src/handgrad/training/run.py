@@ -1,0 +1,110 @@
+"""A whole training run from a ``TrainConfig``: data, model, optimizer, trainer, run directory, test metrics.
+
+Run directory ``<out_dir>/<name>/``:
+
+- ``config.json``: the config used (a resumed run keeps it);
+- ``history.json``, ``history.csv``: one row per epoch (loss terms, accuracy, learning rate, monitors);
+- ``checkpoints/last.npz`` (every epoch) and ``checkpoints/best.npz`` (lowest validation loss);
+- ``metrics.json``: test accuracy and loss terms of the final model, written at the end.
+"""
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from handgrad import datasets, optim
+from handgrad._atomic import atomic_write_text
+from handgrad.config import TrainConfig
+from handgrad.training.trainer import Trainer, evaluate
+
+# Flags that may change when a run is resumed; everything else must stay as the run started.
+RESUMABLE_FIELDS = ("epochs", "early_stopping", "data_dir", "out_dir")
+
+
+def build_optimizer(config: TrainConfig, steps_per_epoch: int):
+    """The optimizer and learning-rate schedule of ``config`` (schedule lengths are in optimizer steps)."""
+    schedule = optim.make_schedule(config.schedule, config.lr, total_steps=config.epochs * steps_per_epoch,
+                                   warmup_steps=round(config.warmup_epochs * steps_per_epoch),
+                                   step_size=config.step_epochs * steps_per_epoch, gamma=config.gamma,
+                                   min_lr=config.min_lr)
+    kwargs = {"lr": schedule, "clipnorm": config.clipnorm}
+    if config.optimizer in ("momentum", "nesterov"):
+        kwargs["momentum"] = config.momentum
+    if config.optimizer == "adamw":
+        kwargs["weight_decay"] = config.weight_decay
+        kwargs["decay"] = lambda name: name.endswith(".W")  # kernels decay, biases do not
+    return optim.get(config.optimizer, **kwargs)
+
+
+def augmentation(config: TrainConfig, image_size: int):
+    if not config.augment:
+        return None
+    return datasets.RandomCropFlip(padding=2 if image_size <= 28 else 4, flip=True)
+
+
+def default_name(config: TrainConfig) -> str:
+    return f"{config.dataset}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+def resume_config(run_dir, overrides: dict) -> TrainConfig:
+    """The saved config of ``run_dir`` with the allowed ``overrides`` (``RESUMABLE_FIELDS``) applied."""
+    path = Path(run_dir) / "config.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"cannot resume: {path} does not exist")
+    saved = TrainConfig.from_dict(json.loads(path.read_text()))
+    fixed = sorted(k for k, v in overrides.items() if k not in RESUMABLE_FIELDS and v != getattr(saved, k))
+    if fixed:
+        flags = ", ".join("--" + k.replace("_", "-") for k in fixed)
+        raise ValueError(f"cannot change {flags} when resuming (only "
+                         f"{', '.join('--' + k.replace('_', '-') for k in RESUMABLE_FIELDS)} may change)")
+    return replace(saved, **{k: v for k, v in overrides.items() if k in RESUMABLE_FIELDS})
+
+
+def train(config: TrainConfig, *, resume: bool = False, run_dir=None, progress: bool = True, echo=print) -> dict:
+    """Run ``config`` (or continue the run in ``run_dir`` when ``resume``) and return the final metrics."""
+    run_dir = Path(run_dir) if run_dir is not None else Path(config.out_dir) / (config.name or default_name(config))
+    last = run_dir / "checkpoints" / "last.npz"
+    if not resume and last.exists():
+        raise FileExistsError(f"{run_dir} already holds a run; continue it with --resume {run_dir} "
+                              "or choose another --name")
+    start = time.perf_counter()
+    data = datasets.prepare(config.dataset, validation_size=config.validation_size, seed=config.seed,
+                            data_dir=config.data_dir)
+    input_shape = data.x_train.shape[1:]
+    model = config.build_model(input_shape, num_classes=len(data.class_names))
+    steps_per_epoch = math.ceil(len(data.x_train) / config.batch_size)
+    optimizer = build_optimizer(config, steps_per_epoch)
+    meta = {"config": config.to_dict(), "class_names": list(data.class_names),
+            "normalization": {"mean": np.asarray(data.mean).tolist(), "std": np.asarray(data.std).tolist()},
+            "input_shape": list(input_shape)}
+    trainer = Trainer(model, optimizer, batch_size=config.batch_size, seed=config.seed,
+                      augment=augmentation(config, input_shape[-1]), run_dir=run_dir,
+                      early_stopping=config.early_stopping, progress=progress, echo=echo,
+                      monitor={"warn_share": config.penalty_warn_share, "dead_threshold": config.dead_threshold},
+                      meta=meta)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    if resume and last.exists():
+        trainer.restore(last)
+        echo(f"resuming {run_dir} after epoch {trainer.epoch}")
+    atomic_write_text(run_dir / "config.json", config.to_json())
+    echo(f"training {model.param_count():,} parameters on {len(data.x_train):,} {config.dataset} images "
+         f"({len(data.x_val):,} held out for validation); results in {run_dir}")
+    trainer.fit(data.x_train, data.y_train, (data.x_val, data.y_val), epochs=config.epochs)
+    test = evaluate(model, data.x_test, data.y_test)
+    test.pop("predictions")
+    last_row = trainer.history.rows[-1]
+    metrics = {"test_accuracy": test["accuracy"], "test": test, "epochs": trainer.epoch,
+               "stopped_early": trainer.stopped_early, "train_seconds_this_session": time.perf_counter() - start,
+               "train_seconds_all_epochs": sum(r["train"]["seconds"] for r in trainer.history.rows),
+               "final_train": last_row["train"], "final_val": last_row.get("val"),
+               "penalty_share": {k: v for k, v in last_row.get("monitor", {}).items() if k.endswith("share")},
+               "checkpoint": str(last), "best_checkpoint": str(run_dir / "checkpoints" / "best.npz")}
+    atomic_write_text(run_dir / "metrics.json", json.dumps(metrics, indent=2))
+    echo(f"test accuracy {test['accuracy']:.2%}  (loss {test['total']:.4f}: data {test['data']:.4f}, "
+         f"weight {test['weight']:.4f}, activity {test['activity']:.4f}); metrics in {run_dir / 'metrics.json'}")
+    return metrics
