@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
+from handgrad.datasets import minibatches
 from handgrad.layers import Dropout
 from handgrad.losses import softmax_cross_entropy
 from handgrad.sequential import Sequential
@@ -19,15 +20,6 @@ from handgrad.training.monitors import PenaltyMonitor
 
 class TrainingDiverged(RuntimeError):
     """A loss term or gradient became NaN or infinite; the message names it and the last good checkpoint."""
-
-
-def iterate_minibatches(x, y, batch_size, rng, augment=None):
-    """Shuffled minibatches ``(xb, yb)`` covering every sample once; the order comes from ``rng`` only."""
-    order = rng.permutation(len(x))
-    for start in range(0, len(x), batch_size):
-        idx = order[start : start + batch_size]
-        xb = x[idx]
-        yield (augment(xb, rng) if augment is not None else xb), y[idx]
 
 
 def evaluate(model: Sequential, x, y, batch_size: int = 500) -> dict:
@@ -141,7 +133,7 @@ class Trainer:
         start = time.perf_counter()
         bar = tqdm(total=len(x), unit="img", desc=f"epoch {self.epoch + 1}", leave=False, disable=not self.progress,
                    dynamic_ncols=True)
-        for step, (xb, yb) in enumerate(iterate_minibatches(x, y, self.batch_size, rng, self.augment), 1):
+        for step, (xb, yb) in enumerate(minibatches(x, y, self.batch_size, rng=rng, augment=self.augment), 1):
             terms, logits = self.model.forward_backward(xb, yb, training=True)
             for name in ("data", "weight", "activity"):
                 value = getattr(terms, name)
