@@ -12,8 +12,10 @@ from handgrad.datasets import checksums, loading, registry
 from handgrad.datasets.errors import DatasetError
 
 
-def fetch(name: str, data_dir=None, download: bool = True, out=sys.stdout) -> None:
-    """Locate (or download) both splits of ``name``, verify what can be verified, and report to ``out``."""
+def fetch(name: str, data_dir=None, download: bool = True, out=None) -> None:
+    """Locate (or download) both splits of ``name``, verify what can be verified, and report to ``out``
+    (default ``sys.stdout``)."""
+    out = sys.stdout if out is None else out
     spec = registry.get(name)
     by_name = {}
     for f in spec.all_files():

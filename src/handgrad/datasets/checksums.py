@@ -4,7 +4,6 @@ from __future__ import annotations
 import gzip
 import hashlib
 import zlib
-from pathlib import Path
 
 from handgrad.datasets.errors import ChecksumError, DatasetFormatError
 from handgrad.datasets.registry import FileSpec
