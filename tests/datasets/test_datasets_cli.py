@@ -78,3 +78,21 @@ def test_module_entry_point_runs_as_a_program(tmp_path, isolated):
     bad = subprocess.run([sys.executable, "-m", "handgrad.datasets", "fetch", "svhn"], env=env,
                          capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2 and "invalid choice: 'svhn'" in bad.stderr
+
+
+def test_fetch_cifar_extracted_batches_have_no_checksum_to_verify(tmp_path, fmt, capsys):
+    batches = tmp_path / "cifar-10-batches-py"
+    batches.mkdir()
+    for name, blob in fmt.cifar_python_files(fmt.make_cifar(n_per_batch=2)).items():
+        (batches / name).write_bytes(blob)
+    assert main(["fetch", "cifar10", "--data-dir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert f"cifar10 train: {tmp_path}" in out and out.count("no published checksum for this file") == 6
+
+
+def test_fetch_rejects_an_unofficial_binary_archive(tmp_path, fmt, capsys):
+    files = fmt.cifar_binary_files(fmt.make_cifar(n_per_batch=2))
+    fmt.write_tar_gz(tmp_path / "cifar-10-binary.tar.gz", {f"cifar-10-batches-bin/{n}": b for n, b in files.items()})
+    assert main(["fetch", "cifar10", "--data-dir", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert "cifar-10-binary.tar.gz" in err and "c4a38c50a1bc5f3a1c5537f2155ab9d68f9f25eb1ed8d9ddda3db29a59bca1dd" in err

@@ -57,11 +57,13 @@ def _damage_cases(fmt):
         "bad magic": (b"\x01\x02" + good[2:], "not an IDX file"),
         "float elements": (good[:2] + b"\x0d" + good[3:], "element type 0x0d is not supported"),
         "zero dims": (b"\x00\x00\x08\x00", "0 dimensions"),
+        "huge dims": (b"\x00\x00\x08\x04" + b"\xff" * 16 + b"abc", "truncated: header says shape (4294967295,"),
     }
 
 
 @pytest.mark.parametrize("case", ["truncated gzip", "corrupt gzip", "truncated data", "trailing bytes",
-                                  "truncated header", "empty", "bad magic", "float elements", "zero dims"])
+                                  "truncated header", "empty", "bad magic", "float elements", "zero dims",
+                                  "huge dims"])
 def test_damaged_file_gives_clear_error(tmp_path, fmt, case):
     data, expected = _damage_cases(fmt)[case]
     path = tmp_path / "t10k-images-idx3-ubyte.gz"

@@ -18,7 +18,7 @@ def fetch(name: str, data_dir=None, download: bool = True, out=None) -> None:
     out = sys.stdout if out is None else out
     spec = registry.get(name)
     by_name = {}
-    for f in spec.all_files():
+    for f in spec.all_files() + spec.alternates:
         by_name[f.filename] = f
         by_name[f.filename.removesuffix(".gz")] = f  # an un-gzipped copy is checked by its content hash
     for split in registry.SPLITS:

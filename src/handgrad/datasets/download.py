@@ -46,16 +46,17 @@ def download(spec: FileSpec, directory, *, progress: bool = True, timeout: float
         raise DownloadError(f"cannot write to {directory} ({e})") from e
     try:
         h = hashlib.sha256()
-        request = urllib.request.Request(spec.url, headers={"User-Agent": USER_AGENT})
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(request, timeout=timeout) as response:
-            length = response.headers.get("Content-Length")
-            total = int(length) if length and length.isdigit() else spec.size
-            with tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, desc=spec.filename,
-                      disable=not progress) as bar:
-                while chunk := response.read(_CHUNK):
-                    out.write(chunk)
-                    h.update(chunk)
-                    bar.update(len(chunk))
+        with os.fdopen(fd, "wb") as out:
+            request = urllib.request.Request(spec.url, headers={"User-Agent": USER_AGENT})
+            with urllib.request.urlopen(request, timeout=timeout) as response:
+                length = response.headers.get("Content-Length")
+                total = int(length) if length and length.isdigit() else spec.size
+                with tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, desc=spec.filename,
+                          disable=not progress) as bar:
+                    while chunk := response.read(_CHUNK):
+                        out.write(chunk)
+                        h.update(chunk)
+                        bar.update(len(chunk))
             out.flush()
             os.fsync(out.fileno())
         actual = h.hexdigest()

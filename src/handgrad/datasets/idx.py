@@ -14,6 +14,7 @@ gunzipped first, whatever its name.
 from __future__ import annotations
 
 import gzip
+import math
 import struct
 import zlib
 from pathlib import Path
@@ -62,7 +63,7 @@ def parse_idx(data: bytes, source="<bytes>") -> np.ndarray:
         raise DatasetFormatError(f"{source}: truncated IDX header (needs {header} bytes for {ndim} dimensions, "
                                  f"file has {len(data)})")
     shape = struct.unpack(f">{ndim}I", data[4:header])
-    expected = int(np.prod(shape, dtype=np.int64))
+    expected = math.prod(shape)  # exact: a corrupt header can declare sizes whose product overflows int64
     found = len(data) - header
     if found != expected:
         what = "truncated" if found < expected else "has trailing bytes"

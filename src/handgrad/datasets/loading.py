@@ -28,6 +28,8 @@ def find(name: str, split: str, data_dir=None, download: bool = True, progress: 
     """
     spec = registry.get(name)
     registry.check_split(split)
+    if not isinstance(download, bool):
+        raise TypeError(f"datasets: download must be a bool, got {download!r} ({type(download).__name__})")
     fmt = _FORMATS[spec.format]
     searched = locate.candidate_dirs(name, data_dir)
     for directory in searched:

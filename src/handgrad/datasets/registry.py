@@ -13,9 +13,12 @@ Checksums (SHA-256 of the file as served at ``url``):
 - CIFAR-10: TensorFlow Datasets ``url_checksums/cifar10.csv`` and Keras's ``cifar10.load_data``
   (``file_hash``).
 
-``content_sha256`` is the SHA-256 of the *decompressed* IDX file. It lets a copy that was re-gzipped
-(Debian's ``dataset-fashion-mnist`` strips the name and time stamp from the gzip header, so its ``.gz``
-bytes differ from the official ones) be recognized as the official data.
+``content_sha256`` is the SHA-256 of the *decompressed* IDX file. It lets a copy that was re-gzipped be
+recognized as the official data: the ``.gz`` files of Debian's ``dataset-fashion-mnist`` were
+recompressed (their gzip header lacks the original file name and carries a 2020 time stamp), so their
+bytes differ from the official ones while their content is identical. The Fashion-MNIST values were
+computed from those Debian files and equal the decompressed hashes published by other projects (and the
+decompressed MD5s listed beside the publisher's MD5s); the MNIST values are the published ones.
 """
 from __future__ import annotations
 
@@ -60,6 +63,8 @@ class DatasetSpec:
         homepage: where a person can read about it and download it by hand.
         system_dirs: directories an operating-system package installs it to (searched last).
         apt_package: the Debian/Ubuntu package that provides it, or None.
+        alternates: other official files that are read when found but never downloaded (their checksums
+            let ``fetch`` verify them).
     """
 
     name: str
@@ -71,6 +76,7 @@ class DatasetSpec:
     homepage: str
     system_dirs: tuple[Path, ...] = ()
     apt_package: str | None = None
+    alternates: tuple[FileSpec, ...] = ()
 
     @property
     def num_classes(self) -> int:
@@ -140,7 +146,10 @@ DATASETS: dict[str, DatasetSpec] = {
         name="cifar10", title="CIFAR-10", format="cifar", shape=(3, 32, 32),
         class_names=("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"),
         files={"train": (_CIFAR10_ARCHIVE,), "test": (_CIFAR10_ARCHIVE,)},
-        homepage="https://www.cs.toronto.edu/~kriz/cifar.html"),
+        homepage="https://www.cs.toronto.edu/~kriz/cifar.html",
+        # The binary version; hash from TensorFlow Datasets' url_checksums/cifar10.txt.
+        alternates=(FileSpec("cifar-10-binary.tar.gz", "https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz",
+                             "c4a38c50a1bc5f3a1c5537f2155ab9d68f9f25eb1ed8d9ddda3db29a59bca1dd", 170052171),)),
 }
 
 
