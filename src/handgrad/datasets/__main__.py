@@ -31,7 +31,8 @@ def fetch(name: str, data_dir=None, download: bool = True, out=None) -> None:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m handgrad.datasets", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m handgrad.datasets",
+                                     description="Make sure a data set is on disk (found or downloaded).")
     commands = parser.add_subparsers(dest="command", required=True)
     p = commands.add_parser("fetch", help="find or download a data set and print where it is")
     p.add_argument("name", choices=tuple(registry.DATASETS), help="data set")
