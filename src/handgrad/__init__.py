@@ -1,5 +1,5 @@
 """handgrad: convolutional neural networks in NumPy with hand-written, proven-right gradients."""
-from handgrad import gradcheck, initializers, layers, models, optim, regularizers
+from handgrad import datasets, gradcheck, initializers, layers, models, optim, regularizers
 from handgrad.layers import (ELU, ActivityRegularization, AvgPool2D, Conv2D, Dense, Dropout, Flatten, LeakyReLU,
                              MaxPool2D, ReLU, Sigmoid, Tanh)
 from handgrad.regularizers import L1, L2, L1L2
