@@ -124,7 +124,8 @@ class Trainer:
         return TrainingDiverged(f"training stopped: {what} is {value} at epoch {self.epoch + 1}, step {step}; {where}")
 
     def train_epoch(self, x, y) -> dict:
-        """One pass over ``(x, y)``; returns the epoch means of the loss terms, accuracy and per-layer penalties."""
+        """One pass over ``(x, y)``: ``(means, layer_penalties)``, the epoch means of the loss terms and accuracy
+        (plus throughput, seconds and the last step's learning rate) and of each layer's penalties."""
         rng = np.random.default_rng([self.seed, self.epoch])
         params = self.model.parameters()
         sums = {"total": 0.0, "data": 0.0, "weight": 0.0, "activity": 0.0, "correct": 0}
@@ -147,6 +148,7 @@ class Trainer:
                     raise self._diverged(f"the gradient of {key}", "not finite", step)
             for name, pair in terms.by_layer.items():
                 layer_sums[name] = layer_sums.get(name, 0.0) + np.asarray(pair) * len(xb)
+            lr = self.optimizer.current_lr()  # recorded: the history shows the epoch's last learning rate
             self.optimizer.step(params, grads)
             n = len(xb)
             seen += n
@@ -164,6 +166,7 @@ class Trainer:
         means["accuracy"] = sums["correct"] / seen
         means["images_per_s"] = seen / seconds
         means["seconds"] = seconds
+        means["lr"] = lr
         layer_means = {name: tuple(float(v) for v in total / seen) for name, total in layer_sums.items()}
         return means, layer_means
 
@@ -179,9 +182,8 @@ class Trainer:
         monitor = (PenaltyMonitor(self.model, x_monitor, echo=self.echo, **self.monitor_options)
                    if self.monitor_enabled else None)
         while self.epoch < epochs and not self.stopped_early:
-            lr = float(self.optimizer.current_lr())
             train, layer_penalties = self.train_epoch(x, y)
-            row = {"epoch": self.epoch + 1, "lr": lr, "train": train}
+            row = {"epoch": self.epoch + 1, "lr": train.pop("lr"), "train": train}
             if validation_data is not None and len(validation_data[0]):
                 val = evaluate(self.model, *validation_data)
                 val.pop("predictions")
