@@ -23,6 +23,7 @@ def build_parser() -> Parser:
 
 
 def main(argv=None) -> int:
+    from handgrad.datasets import DatasetError
     from handgrad.training import TrainingDiverged
 
     args = build_parser().parse_args(argv)
@@ -31,11 +32,12 @@ def main(argv=None) -> int:
     except TrainingDiverged as e:
         print(f"handgrad {args.command}: {e}", file=sys.stderr)
         return 1
-    except (FileNotFoundError, FileExistsError, ValueError) as e:
+    except (DatasetError, FileNotFoundError, FileExistsError, ValueError) as e:
         print(f"handgrad {args.command}: error: {e}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print(f"\nhandgrad {args.command}: interrupted", file=sys.stderr)
+        hint = " (continue a training run with 'handgrad train --resume RUN_DIR')" if args.command == "train" else ""
+        print(f"\nhandgrad {args.command}: interrupted{hint}", file=sys.stderr)
         return 130
 
 

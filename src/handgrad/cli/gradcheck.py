@@ -60,7 +60,8 @@ def run(args) -> int:
         config = TrainConfig(**given, dropout=0.0)
     except (ValueError, TypeError) as e:
         from handgrad.cli.train import config_error
-        raise SystemExit(f"handgrad gradcheck: error: {config_error(str(e))}")
+        print(f"handgrad gradcheck: error: {config_error(str(e))}", file=sys.stderr)
+        return 2
     input_shape = INPUT_SHAPES[config.dataset]
     rng = np.random.default_rng(config.seed)
     x = rng.standard_normal((args.batch, *input_shape))

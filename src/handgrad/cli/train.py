@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+import sys
 
 from handgrad.cli.args import add_dataclass_arguments, flag
 from handgrad.config import TrainConfig
@@ -33,6 +34,7 @@ def run(args) -> int:
     try:
         config = resume_config(args.resume, given) if args.resume else TrainConfig(**given)
     except (ValueError, TypeError) as e:
-        raise SystemExit(f"handgrad train: error: {config_error(str(e))}")
+        print(f"handgrad train: error: {config_error(str(e))}", file=sys.stderr)
+        return 2
     train(config, resume=bool(args.resume), run_dir=args.resume, progress=not args.no_progress)
     return 0
