@@ -1,0 +1,6 @@
+"""``python -m handgrad``: the ``handgrad`` command."""
+import sys
+
+from handgrad.cli import main
+
+sys.exit(main())
