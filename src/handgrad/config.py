@@ -32,9 +32,9 @@ class TrainConfig:
     activity_l1: float = _f(0.0, "L1 activity penalty l1 * sum(|y|) / N on both conv outputs")
     activity_on: str = _f("pre", "penalize the conv outputs before ('pre') or after ('post') ELU",
                           choices=("pre", "post"))
-    # Dropout before the classifier regularizes the 803k-weight Dense(256) layer, which otherwise overfits
+    # Dropout before each Dense layer regularizes the 803k-weight Dense(256) layer, which otherwise overfits
     # Fashion-MNIST within ~10 epochs.
-    dropout: float = _f(0.5, "dropout rate before the last Dense layer (0 disables it)")
+    dropout: float = _f(0.5, "dropout rate before each Dense layer (0: no dropout)")
     # ---- optimization
     epochs: int = _f(30, "training epochs")
     batch_size: int = _f(64, "minibatch size")

@@ -27,7 +27,7 @@ def reference_cnn(input_shape=(1, 28, 28), num_classes: int = 10, weight_l2: flo
     """The network our users build by hand::
 
         Conv2D(32, 5, same) - ELU - MaxPool2D(2) - Conv2D(64, 5, same) - ELU - MaxPool2D(2) - Flatten -
-        Dense(256) - ELU - [Dropout] - Dense(num_classes)      (softmax cross-entropy on the logits)
+        [Dropout] - Dense(256) - ELU - [Dropout] - Dense(num_classes)   (softmax cross-entropy on the logits)
 
     Args:
         input_shape: per-sample ``(C, H, W)``; ``(1, 28, 28)`` for (Fashion-)MNIST, ``(3, 32, 32)`` for CIFAR-10.
@@ -37,7 +37,7 @@ def reference_cnn(input_shape=(1, 28, 28), num_classes: int = 10, weight_l2: flo
         activity_on: ``"pre"`` penalizes the conv output before ELU (the regularizer sits on the Conv2D);
             ``"post"`` penalizes it after ELU (the regularizer sits on the ELU layer).
         seed: initialization seed.
-        dropout: rate of a Dropout layer before the last Dense layer (0 = no such layer).
+        dropout: rate of a Dropout layer before each Dense layer (0 = no Dropout layers).
         dtype: float32 (default) or float64.
     """
     check_choice("reference_cnn", "activity_on", activity_on, ("pre", "post"))
@@ -52,8 +52,9 @@ def reference_cnn(input_shape=(1, 28, 28), num_classes: int = 10, weight_l2: flo
         return [Conv2D(filters, 5, padding="same", kernel_initializer="he_uniform", kernel_regularizer=kernel_reg,
                        activity_regularizer=pre), ELU(activity_regularizer=post), MaxPool2D(2)]
 
-    head = [Flatten(), Dense(256, kernel_initializer="he_uniform", kernel_regularizer=kernel_reg), ELU()]
-    if dropout:
-        head.append(Dropout(dropout))
-    head.append(Dense(num_classes, kernel_regularizer=kernel_reg))
+    def dropout_layer():  # a new layer each time: every Dropout draws its own masks
+        return [Dropout(dropout)] if dropout else []
+
+    head = [Flatten(), *dropout_layer(), Dense(256, kernel_initializer="he_uniform", kernel_regularizer=kernel_reg),
+            ELU(), *dropout_layer(), Dense(num_classes, kernel_regularizer=kernel_reg)]
     return Sequential([*conv(32), *conv(64), *head], input_shape=input_shape, seed=seed, dtype=dtype)
