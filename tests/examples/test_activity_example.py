@@ -50,13 +50,13 @@ def test_script_runs_end_to_end_and_writes_the_guide_section(tmp_path, isolated_
     doc.write_text("intro\n<!-- results:start -->\nold\n<!-- results:end -->\noutro\n")
     experiment = load("activity_regularization")
     argv = ["--epochs", "1", "--data-dir", str(tmp_path / "data"), "--out-dir", str(tmp_path / "runs"), "--validation-size", "100",
-            "--doc", str(doc), "--figures", str(tmp_path / "fig"), "--strengths", "1e-5", "1e-3", "--no-progress"]
+            "--doc", str(doc), "--figures", str(tmp_path / "fig"), "--strengths", "1e-5", "1e-3", "1e-2", "--no-progress"]
     assert experiment.main(argv) == 0
     text = doc.read_text()
     assert text.startswith("intro\n<!-- results:start -->\nProduced by `python examples/activity_regularization.py")
     assert text.endswith("<!-- results:end -->\noutro\n") and "old" not in text
     for name in ("no penalty", "weight L2", "+ activity L2 1e-05 pre", "+ activity L2 0.001 post",
-                 "+ activity L2 0.001 pre, incomplete gradient"):
+                 "+ activity L2 0.001 pre, incomplete gradient", "+ activity L2 0.01 pre, incomplete gradient"):
         assert f"| {name}" in text
     assert (tmp_path / "fig" / "activity_accuracy.png").stat().st_size > 0
     assert (tmp_path / "fig" / "activity_strength.png").stat().st_size > 0
