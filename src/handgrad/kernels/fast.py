@@ -245,3 +245,46 @@ def elu_backward(dy: np.ndarray, y: np.ndarray, alpha: float) -> np.ndarray:
 
     threads.parallel(part, threads.split(y.size, MIN_PART_ELEMENTS))
     return dx
+
+
+# ---------------------------------------------------------------------------------------------- ELU + max pooling
+def max_pool_elu_forward(x: np.ndarray, alpha: float, g: ConvGeometry):
+    """``MaxPool(ELU(x))`` computed as ``ELU(MaxPool(x))``; returns ``(y, argmax)`` as ``max_pool_forward``.
+
+    Equal because ELU is increasing, so each window's maximum and its position are the same before and
+    after ELU (up to float rounding; where ELU saturates to ``-alpha`` a tie in ``ELU(x)`` may break towards
+    another position, whose gradient is 0 as well). ELU then runs on the pooled map: ``KH*KW`` times fewer
+    exponentials, and the full-size ELU output is never written.
+    """
+    N, C = x.shape[:2]
+    x_nhwc = channels_last(x)  # (N, H, W, C)
+    pooled = np.empty((N, g.OH, g.OW, C), dtype=x.dtype)  # (N, OH, OW, C), max of x
+    y = np.empty_like(pooled)  # (N, OH, OW, C), ELU of the max
+    argmax = np.empty((N, g.OH, g.OW, C), dtype=_argmax_dtype(g))
+    elu, a = (loops.elu_f32, np.float32(alpha)) if x.dtype == np.float32 else (loops.elu_f64, float(alpha))
+
+    def part(lo, hi, _):
+        loops.max_pool(x_nhwc[lo:hi], g.KH, g.KW, g.SH, g.SW, pooled[lo:hi], argmax[lo:hi])
+        elu(pooled[lo:hi].reshape(-1), a, y[lo:hi].reshape(-1))
+
+    threads.parallel(part, threads.split(N, MIN_PART_ELEMENTS // max(1, x[0].size)))
+    return y.transpose(0, 3, 1, 2), argmax  # (N, C, OH, OW), channels last
+
+
+def max_pool_elu_backward(dy: np.ndarray, y: np.ndarray, argmax: np.ndarray, alpha: float, x_shape,
+                          g: ConvGeometry) -> np.ndarray:
+    """Gradient of ``max_pool_elu_forward``: ``dx = MaxPool'(ELU'(y) * dy)``, ELU's derivative taken at the
+    pooled output ``y`` (the ELU output at each window's maximum)."""
+    N, C, H, W = x_shape
+    dy_nhwc = channels_last(np.asarray(dy, dtype=y.dtype))  # (N, OH, OW, C)
+    y_nhwc = channels_last(y)  # (N, OH, OW, C)
+    dpooled = np.empty_like(y_nhwc)  # (N, OH, OW, C)
+    dx = np.empty((N, H, W, C), dtype=y.dtype)  # (N, H, W, C)
+    a = y.dtype.type(alpha)
+
+    def part(lo, hi, _):
+        loops.elu_backward(dy_nhwc[lo:hi].reshape(-1), y_nhwc[lo:hi].reshape(-1), a, dpooled[lo:hi].reshape(-1))
+        loops.max_pool_backward(dpooled[lo:hi], argmax[lo:hi], g.KH, g.KW, g.SH, g.SW, dx[lo:hi])
+
+    threads.parallel(part, threads.split(N, MIN_PART_ELEMENTS // max(1, H * W * C)))
+    return dx.transpose(0, 3, 1, 2)  # (N, C, H, W), channels last

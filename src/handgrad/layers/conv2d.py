@@ -1,7 +1,6 @@
 """2-D convolution layer (cross-correlation, as in every deep learning library)."""
 from __future__ import annotations
 
-
 from handgrad._validation import ShapeError, check_int, check_pair
 from handgrad.kernels import backend, reference
 from handgrad.kernels.conv_geometry import conv_geometry
