@@ -30,10 +30,11 @@ class ELUMaxPool:
     """
 
     def __init__(self, elu: ELU, pool: MaxPool2D, kernels):
-        self.elu, self.pool, self.kernels = elu, pool, kernels
+        self.elu, self.pool = elu, pool
+        self._forward, self._backward = kernels.max_pool_elu_forward, kernels.max_pool_elu_backward
 
     def forward(self, x, training):
-        y, argmax = self.kernels.max_pool_elu_forward(x, self.elu.alpha, self.pool.geometry)
+        y, argmax = self._forward(x, self.elu.alpha, self.pool.geometry)
         self._cache = (y, argmax, x.shape)
         self.elu._y = self.elu._fused_backward = None
         self.pool._cache = None
@@ -43,7 +44,7 @@ class ELUMaxPool:
         if not input_grad:
             return None
         y, argmax, x_shape = self._cache
-        return self.kernels.max_pool_elu_backward(dy, y, argmax, self.elu.alpha, x_shape, self.pool.geometry)
+        return self._backward(dy, y, argmax, self.elu.alpha, x_shape, self.pool.geometry)
 
 
 def plan(layers) -> list[tuple[int, int, object]]:
