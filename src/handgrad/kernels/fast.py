@@ -59,13 +59,30 @@ def channels_last(x: np.ndarray) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------------------------------- convolution
+# Inputs with fewer channels than this (the first layer: 1 or 3) use the transposed, channels-first im2col,
+# whose copies are runs of a whole output row instead of runs of KW*C floats.
+FEW_CHANNELS = 8
+
+
 def conv2d_forward(x: np.ndarray, W: np.ndarray, b: np.ndarray | None, g: ConvGeometry):
-    """As ``reference.conv2d_forward``; ``cache`` holds the channels-last input, not the column matrix."""
-    N = x.shape[0]
+    """As ``reference.conv2d_forward``; ``cache`` holds the input (not the column matrix) and the kernel matrix.
+
+    Many channels: channels-last input, ``cols (rows, KH*KW*C)``, ``z = cols @ W_mat.T``. Few channels:
+    channels-first input, ``cols_t (C*KH*KW, rows)``, ``z = cols_t.T @ W.reshape(F, -1).T`` (the products
+    take the transposed operands as they are).
+    """
+    N, C = x.shape[:2]
     F = W.shape[0]
     P = g.OH * g.OW
-    x_nhwc = channels_last(x)  # (N, H, W, C)
-    W_mat = kernel_matrix(W)  # (F, KH*KW*C)
+    few = C < FEW_CHANNELS
+    if few:
+        x_arr = np.ascontiguousarray(x)  # (N, C, H, W)
+        W_mat = W.reshape(F, -1)  # (F, C*KH*KW)
+        im2col = loops.im2col_channels_first
+    else:
+        x_arr = channels_last(x)  # (N, H, W, C)
+        W_mat = kernel_matrix(W)  # (F, KH*KW*C)
+        im2col = loops.im2col
     K = W_mat.shape[1]
     z = np.empty((N * P, F), dtype=x.dtype)  # (N*OH*OW, F), channels last
     step = max(1, CHUNK_BYTES // (P * K * x.itemsize))  # images per chunk
@@ -74,8 +91,14 @@ def conv2d_forward(x: np.ndarray, W: np.ndarray, b: np.ndarray | None, g: ConvGe
         cols_buf = _buffer("cols", min(hi - lo, step) * P * K, x.dtype)
         for n0 in range(lo, hi, step):
             n1 = min(hi, n0 + step)
-            cols = cols_buf[: (n1 - n0) * P * K].reshape((n1 - n0) * P, K)  # ((n1-n0)*OH*OW, KH*KW*C)
-            loops.im2col(x_nhwc[n0:n1], g.KH, g.KW, g.SH, g.SW, g.top, g.left, g.OH, g.OW, cols)
+            rows = (n1 - n0) * P
+            if few:
+                cols_t = cols_buf[: rows * K].reshape(K, rows)  # (C*KH*KW, (n1-n0)*OH*OW)
+                im2col(x_arr[n0:n1], g.KH, g.KW, g.SH, g.SW, g.top, g.left, g.OH, g.OW, cols_t)
+                cols = cols_t.T
+            else:
+                cols = cols_buf[: rows * K].reshape(rows, K)  # ((n1-n0)*OH*OW, KH*KW*C)
+                im2col(x_arr[n0:n1], g.KH, g.KW, g.SH, g.SW, g.top, g.left, g.OH, g.OW, cols)
             z_chunk = z[n0 * P : n1 * P]  # ((n1-n0)*OH*OW, F)
             np.matmul(cols, W_mat.T, out=z_chunk)
             if b is not None:
@@ -83,40 +106,52 @@ def conv2d_forward(x: np.ndarray, W: np.ndarray, b: np.ndarray | None, g: ConvGe
 
     threads.parallel(part, threads.split(N, MIN_PART_MACS // max(1, P * K * F)))
     z = z.reshape(N, g.OH, g.OW, F).transpose(0, 3, 1, 2)  # (N, F, OH, OW), channels last
-    return z, (x_nhwc, W_mat)
+    return z, (x_arr, W_mat, few)
 
 
 def conv2d_backward(dz: np.ndarray, cache, g: ConvGeometry, input_grad: bool = True):
     """As ``reference.conv2d_backward``: per chunk, ``dW_mat += dZ.T @ cols`` and ``dx = col2im(dZ @ W_mat)``."""
-    x_nhwc, W_mat = cache
-    N, H, Wd, C = x_nhwc.shape
+    x_arr, W_mat, few = cache
+    N = x_arr.shape[0]
     F, K = W_mat.shape
     P = g.OH * g.OW
     dtype = W_mat.dtype
     dz_mat = channels_last(dz.astype(dtype, copy=False)).reshape(N * P, F)  # (N*OH*OW, F); free when channels last
-    dx = np.empty((N, H, Wd, C), dtype=dtype) if input_grad else None  # (N, H, W, C)
+    dx = np.empty(x_arr.shape, dtype=dtype) if input_grad else None  # like the cached input: NCHW or NHWC
     step = max(1, CHUNK_BYTES // (P * K * dtype.itemsize))  # images per chunk
+    im2col, col2im = ((loops.im2col_channels_first, loops.col2im_channels_first) if few
+                      else (loops.im2col, loops.col2im))
 
     def part(lo, hi, _):
         rows_max = min(hi - lo, step) * P
         cols_buf = _buffer("cols", rows_max * K, dtype)
         dcols_buf = _buffer("dcols", rows_max * K, dtype) if input_grad else None
-        dW_chunk = _buffer("dW", F * K, dtype).reshape(F, K)  # (F, KH*KW*C)
-        dW_part = np.zeros((F, K), dtype=dtype)  # (F, KH*KW*C)
+        dW_chunk = _buffer("dW", F * K, dtype).reshape(F, K)  # (F, K)
+        dW_part = np.zeros((F, K), dtype=dtype)  # (F, K)
         db_part = np.empty(F, dtype=dtype)
         loops.column_sums(dz_mat[lo * P : hi * P], db_part)
         for n0 in range(lo, hi, step):
             n1 = min(hi, n0 + step)
             rows = (n1 - n0) * P
-            cols = cols_buf[: rows * K].reshape(rows, K)  # ((n1-n0)*OH*OW, KH*KW*C)
-            loops.im2col(x_nhwc[n0:n1], g.KH, g.KW, g.SH, g.SW, g.top, g.left, g.OH, g.OW, cols)
             dz_chunk = dz_mat[n0 * P : n1 * P]  # ((n1-n0)*OH*OW, F)
+            if few:
+                cols_t = cols_buf[: rows * K].reshape(K, rows)  # (C*KH*KW, (n1-n0)*OH*OW)
+                im2col(x_arr[n0:n1], g.KH, g.KW, g.SH, g.SW, g.top, g.left, g.OH, g.OW, cols_t)
+                cols = cols_t.T
+            else:
+                cols = cols_buf[: rows * K].reshape(rows, K)  # ((n1-n0)*OH*OW, KH*KW*C)
+                im2col(x_arr[n0:n1], g.KH, g.KW, g.SH, g.SW, g.top, g.left, g.OH, g.OW, cols)
             np.matmul(dz_chunk.T, cols, out=dW_chunk)
             dW_part += dW_chunk
             if input_grad:
-                dcols = dcols_buf[: rows * K].reshape(rows, K)  # ((n1-n0)*OH*OW, KH*KW*C)
-                np.matmul(dz_chunk, W_mat, out=dcols)
-                loops.col2im(dcols, g.KH, g.KW, g.SH, g.SW, g.top, g.left, g.OH, g.OW, dx[n0:n1])
+                if few:
+                    dcols_t = dcols_buf[: rows * K].reshape(K, rows)  # (C*KH*KW, (n1-n0)*OH*OW)
+                    np.matmul(W_mat.T, dz_chunk.T, out=dcols_t)
+                    col2im(dcols_t, g.KH, g.KW, g.SH, g.SW, g.top, g.left, g.OH, g.OW, dx[n0:n1])
+                else:
+                    dcols = dcols_buf[: rows * K].reshape(rows, K)  # ((n1-n0)*OH*OW, KH*KW*C)
+                    np.matmul(dz_chunk, W_mat, out=dcols)
+                    col2im(dcols, g.KH, g.KW, g.SH, g.SW, g.top, g.left, g.OH, g.OW, dx[n0:n1])
         return dW_part, db_part
 
     partials = threads.parallel(part, threads.split(N, MIN_PART_MACS // max(1, P * K * F)))
@@ -124,7 +159,10 @@ def conv2d_backward(dz: np.ndarray, cache, g: ConvGeometry, input_grad: bool = T
     for dW_part, db_part in partials[1:]:
         dW_mat += dW_part
         db += db_part
-    dW = kernel_from_matrix(dW_mat, (F, C, g.KH, g.KW))
+    if few:
+        dW = dW_mat.reshape(F, x_arr.shape[1], g.KH, g.KW)  # (F, C, KH, KW), the natural order
+        return dW, db, dx  # dx (N, C, H, W)
+    dW = kernel_from_matrix(dW_mat, (F, x_arr.shape[3], g.KH, g.KW))
     return dW, db, (dx.transpose(0, 3, 1, 2) if input_grad else None)  # dx (N, C, H, W), channels last
 
 

@@ -110,6 +110,82 @@ def col2im(dcols, KH, KW, SH, SW, top, left, OH, OW, dx):
 
 
 @njit(nogil=True, cache=True)
+def im2col_channels_first(x, KH, KW, SH, SW, top, left, OH, OW, cols_t):
+    """``cols_t[(c*KH + kh)*KW + kw, (n*OH + oh)*OW + ow] = xpad[n, c, oh*SH + kh, ow*SW + kw]``: im2col transposed.
+
+    Shape: ``x (N, C, H, W)``, ``cols_t (C*KH*KW, N*OH*OW)``. For inputs with few channels (the first layer):
+    a row of ``cols_t`` is a run of ``OW`` pixels, a contiguous copy of an input row when ``SW == 1``, where
+    the channels-last ``im2col`` would copy runs of only ``KW*C`` floats.
+    """
+    N, C, H, W = x.shape
+    M = N * OH * OW
+    xf = x.reshape(-1)
+    cf = cols_t.reshape(-1)
+    for c in range(C):
+        for kh in range(KH):
+            for kw in range(KW):
+                row = ((c * KH + kh) * KW + kw) * M
+                # output columns whose input column ow*SW - left + kw lies in [0, W)
+                ow_lo = 0 if left - kw <= 0 else min(OW, (left - kw + SW - 1) // SW)
+                ow_hi = 0 if W - 1 + left - kw < 0 else min(OW, (W - 1 + left - kw) // SW + 1)
+                ow_hi = max(ow_lo, ow_hi)
+                for n in range(N):
+                    for oh in range(OH):
+                        ih = oh * SH - top + kh
+                        d = _U(row + (n * OH + oh) * OW)
+                        if ih < 0 or ih >= H:
+                            for j in range(_U(OW)):
+                                cf[d + j] = 0
+                            continue
+                        for j in range(_U(ow_lo)):
+                            cf[d + j] = 0
+                        for j in range(_U(ow_hi), _U(OW)):
+                            cf[d + j] = 0
+                        s = _U(((n * C + c) * H + ih) * W + ow_lo * SW - left + kw)
+                        d = d + _U(ow_lo)
+                        if SW == 1:
+                            for j in range(_U(ow_hi - ow_lo)):
+                                cf[d + j] = xf[s + j]
+                        else:
+                            for j in range(_U(ow_hi - ow_lo)):
+                                cf[d + j] = xf[s + j * _U(SW)]
+
+
+@njit(nogil=True, cache=True)
+def col2im_channels_first(dcols_t, KH, KW, SH, SW, top, left, OH, OW, dx):
+    """Adjoint of ``im2col_channels_first``: ``dx[n, c, ih, iw]`` = sum of the entries copied from there.
+
+    Shape: ``dcols_t (C*KH*KW, N*OH*OW)``, ``dx (N, C, H, W)`` (overwritten).
+    """
+    N, C, H, W = dx.shape
+    M = N * OH * OW
+    df = dcols_t.reshape(-1)
+    xf = dx.reshape(-1)
+    for q in range(_U(N * C * H * W)):
+        xf[q] = 0
+    for c in range(C):
+        for kh in range(KH):
+            for kw in range(KW):
+                row = ((c * KH + kh) * KW + kw) * M
+                ow_lo = 0 if left - kw <= 0 else min(OW, (left - kw + SW - 1) // SW)
+                ow_hi = 0 if W - 1 + left - kw < 0 else min(OW, (W - 1 + left - kw) // SW + 1)
+                ow_hi = max(ow_lo, ow_hi)
+                for n in range(N):
+                    for oh in range(OH):
+                        ih = oh * SH - top + kh
+                        if ih < 0 or ih >= H:
+                            continue
+                        s = _U(row + (n * OH + oh) * OW + ow_lo)
+                        d = _U(((n * C + c) * H + ih) * W + ow_lo * SW - left + kw)
+                        if SW == 1:
+                            for j in range(_U(ow_hi - ow_lo)):
+                                xf[d + j] += df[s + j]
+                        else:
+                            for j in range(_U(ow_hi - ow_lo)):
+                                xf[d + j * _U(SW)] += df[s + j]
+
+
+@njit(nogil=True, cache=True)
 def column_sums(a, out):
     """``out[f] = sum_i a[i, f]``, accumulated in float64. Shape ``a (M, F)``, ``out (F,)`` (overwritten)."""
     M, F = a.shape

@@ -43,21 +43,25 @@ class ELU(Activation):
     def __init__(self, alpha: float = 1.0, **kwargs):
         super().__init__(**kwargs)
         self.alpha = check_number("ELU", "alpha", alpha, minimum=0.0, strict_min=True)
+        self._y = self._fast_backward = None
 
     def _forward(self, x, training):
-        # The fused numba kernels compute _f and dy * _df_from_y in one pass each; a subclass (or a test) that
-        # redefines either method gets the generic path, which calls them.
+        # The fast kernels compute _f and dy * _df_from_y in one pass each; a subclass (or a test) that redefines
+        # either method gets the generic path, which calls them.
         fast = backend.fast()
-        fused = fast is not None and not self._redefined()
-        self._y = fast.elu_forward(x, self.alpha) if fused else self._f(x)
-        self._fused_backward = fast.elu_backward if fused else None
+        use_fast = fast is not None and not self._redefined()
+        self._y = fast.elu_forward(x, self.alpha) if use_fast else self._f(x)
+        self._fast_backward = fast.elu_backward if use_fast else None
         return self._y
 
     def _backward(self, dy, input_grad):
         if not input_grad:
             return None
-        if self._fused_backward is not None:
-            return self._fused_backward(dy, self._y, self.alpha)
+        if self._y is None:
+            raise RuntimeError(f"{self.name}: no forward output to differentiate; inside a Sequential with the fast "
+                               "kernels, ELU and the MaxPool2D after it run as one step: use Sequential.backward")
+        if self._fast_backward is not None:
+            return self._fast_backward(dy, self._y, self.alpha)
         return dy * self._df_from_y(self._y)
 
     def _redefined(self) -> bool:

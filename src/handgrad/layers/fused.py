@@ -36,7 +36,7 @@ class ELUMaxPool:
     def forward(self, x, training):
         y, argmax = self._forward(x, self.elu.alpha, self.pool.geometry)
         self._cache = (y, argmax, x.shape)
-        self.elu._y = self.elu._fused_backward = None
+        self.elu._y = self.elu._fast_backward = None
         self.pool._cache = None
         return y
 
