@@ -12,7 +12,8 @@ to float rounding); what differs is how the work is done:
   floats: 80 MB for the reference network's second conv at batch 128), which saves memory and runs the
   products on cache-resident operands.
 - Pooling and ELU are single passes over channels-last memory; ELU's float32 ``expm1`` is a vectorized
-  polynomial (``numba_loops.elu_f32``, within 1 ulp), float64 uses the C library's.
+  polynomial (``numba_loops.elu_f32``, within 1 ulp), float64 uses the C library's. ``max_pool_elu_*``
+  computes ELU followed by max pooling as pooling followed by ELU (``handgrad.layers.fused``).
 - Outputs are channels-last arrays viewed as NCHW (as the references'), so the next layer reads them
   without a copy; inputs of any memory layout are accepted (a non-channels-last input costs one copy).
 
@@ -31,9 +32,10 @@ from handgrad.kernels import threads
 from handgrad.kernels.conv_geometry import ConvGeometry
 from handgrad.kernels.im2col import kernel_from_matrix, kernel_matrix
 
-# Bytes of one chunk's column matrix, per thread: small enough to stay in a Zen 3 core's 1 MB L2 cache next
-# to its gradient, large enough for efficient products. 2 MB measured best among 0.6, 1.2, 2, 5 MB on the
-# reference network (2 cores, 32 MB shared L3).
+# Bytes of one chunk's column matrix, per thread (at least one image). On the reference network (2 Zen 3
+# cores, 1 MB L2 each, 32 MB shared L3) chunks of 0.25 to 3 MB ran within noise of each other, 5 MB 10-20%
+# slower: the chunk and its gradient must stay in cache between im2col, the products and col2im. Each
+# thread's scratch is about twice this.
 CHUNK_BYTES = 2 << 20
 # Smallest share of a layer worth sending to another thread (a hand-off costs ~20-50 us): multiply-adds for
 # products, elements for element-wise passes.
