@@ -104,7 +104,13 @@ def test_reference_network_same_with_both_kernel_sets(activity_on, dtype, rng):
                                    err_msg=k)
 
 
-def test_fusion_only_for_unregularized_unchanged_elu_before_max_pool(monkeypatch):
+@pytest.fixture
+def fast_kernels():
+    with backend.using_kernels("numba"):
+        yield
+
+
+def test_fusion_only_for_unregularized_unchanged_elu_before_max_pool(fast_kernels, monkeypatch):
     def kinds(layers):
         return [type(s).__name__ for _, _, s in fused.plan(layers)]
 
@@ -118,7 +124,7 @@ def test_fusion_only_for_unregularized_unchanged_elu_before_max_pool(monkeypatch
     assert kinds([hg.ELU(), hg.MaxPool2D(2)]) == ["ELU", "MaxPool2D"]
 
 
-def test_elu_backward_alone_after_a_fused_forward_says_what_to_do(rng):
+def test_elu_backward_alone_after_a_fused_forward_says_what_to_do(fast_kernels, rng):
     model = reference_cnn(input_shape=(1, 8, 8))
     model.forward(rng.standard_normal((2, 1, 8, 8)))
     with pytest.raises(RuntimeError, match="elu: no forward output to differentiate.*use Sequential.backward"):
