@@ -19,8 +19,8 @@ GEMM limit: the training step's FLOPs per image (the matrix products of im2col c
 layers, forward and backward: ``2*M*K*N`` each; conv1 has no input gradient) divided into the NumPy float32
 GEMM peak, the highest rate ``np.matmul`` reaches in this run on the network's im2col product shapes at that
 batch size (forward, weight-gradient and input-gradient products of both convolutions, full batch, with
-NumPy's BLAS at ``--threads`` threads). ``% limit`` = images/s / (peak / FLOPs per image); inference uses the
-forward FLOPs.
+NumPy's BLAS at ``--threads`` threads; measured before, between and after the timings, best of all).
+``% limit`` = images/s / (peak / FLOPs per image); inference uses the forward FLOPs.
 
 Peak memory: for each framework, separate processes that import only that framework (plus NumPy) and
 measure their peak resident set size (``VmHWM`` of ``/proc/self/status`` on Linux: ``ru_maxrss`` would
@@ -192,17 +192,20 @@ def benchmark(shape_name, batch, args):
     for fn in (hg_train, th_train, hg_infer, th_infer):  # warm-up: JIT, allocators, caches
         for _ in range(3):
             fn()
-    peak, peak_shape = gemm_peak(shape, batch)
+    peaks = [gemm_peak(shape, batch)]
     rows = []
     for mode, fns, calls in (("train", {"handgrad": hg_train, "PyTorch": th_train}, args.train_calls),
                              ("infer", {"handgrad": hg_infer, "PyTorch": th_infer}, args.infer_calls)):
         rates = interleaved(fns, batch, calls, args.rounds)
+        peaks.append(gemm_peak(shape, batch))  # measured between the timings too: the best of all counts
         ratios = [h / t for h, t in zip(rates["handgrad"], rates["PyTorch"])]
-        limit = peak * 1e9 / flops_per_image(shape, batch, mode == "train")
         rows.append({"input": shape_name, "batch": batch, "mode": mode,
                      "handgrad": statistics.median(rates["handgrad"]), "PyTorch": statistics.median(rates["PyTorch"]),
-                     "ratio": statistics.median(ratios), "ratio_min": min(ratios), "ratio_max": max(ratios),
-                     "limit": limit, "peak": peak, "peak_shape": peak_shape})
+                     "ratio": statistics.median(ratios), "ratio_min": min(ratios), "ratio_max": max(ratios)})
+    peak, peak_shape = max(peaks)
+    for row in rows:
+        row.update(peak=peak, peak_shape=peak_shape,
+                   limit=peak * 1e9 / flops_per_image(shape, batch, row["mode"] == "train"))
     return rows
 
 
@@ -302,8 +305,8 @@ def main(argv=None):
     for shape_name in args.inputs:
         for batch in args.batches:
             for row in benchmark(shape_name, batch, args):
-                print(f"{row['input']:8} {row['batch']:5d} {row['mode']:5} {row['handgrad']:9.0f} {row['PyTorch']:9.0f} "
-                      f"{row['ratio']:6.2f} {row['ratio_min']:5.2f}-{row['ratio_max']:<5.2f} {row['limit']:7.0f} "
+                print(f"{row['input']:8} {row['batch']:5d} {row['mode']:5} {row['handgrad']:9.0f} "
+                      f"{row['PyTorch']:9.0f} {row['ratio']:6.2f} {row['ratio_min']:5.2f}-{row['ratio_max']:<5.2f} {row['limit']:7.0f} "
                       f"{100 * row['handgrad'] / row['limit']:6.0f}% {100 * row['PyTorch'] / row['limit']:6.0f}%   "
                       f"{row['peak']:.0f} GFLOP/s, {row['peak_shape']}", flush=True)
     print("\nimages/s; ratio = handgrad / PyTorch; limit = GEMM peak / FLOPs per image (images/s)")

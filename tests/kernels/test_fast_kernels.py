@@ -26,7 +26,8 @@ CONV_CONFIGS = [  # (input (N, C, H, W), filters, kernel, stride, padding)
 
 def layouts(x):
     """The same logical NCHW array as channels-first memory and as channels-last memory."""
-    return {"nchw": np.ascontiguousarray(x), "nhwc": np.ascontiguousarray(x.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)}
+    nhwc = np.ascontiguousarray(x.transpose(0, 2, 3, 1))  # (N, H, W, C)
+    return {"nchw": np.ascontiguousarray(x), "nhwc": nhwc.transpose(0, 3, 1, 2)}
 
 
 def geometry(shape, kernel, stride, padding):
@@ -72,7 +73,8 @@ def test_im2col_and_col2im_channels_first(shape, filters, kernel, stride, paddin
     N, C, H, W = shape
     x = rng.standard_normal(shape).astype(dtype)
     expected = ref_im2col.im2col(x, g)  # (N*OH*OW, KH*KW*C), columns in (kh, kw, c) order
-    expected_t = expected.reshape(-1, g.KH, g.KW, C).transpose(3, 1, 2, 0).reshape(C * g.KH * g.KW, -1)  # (C*KH*KW, rows)
+    expected_t = expected.reshape(-1, g.KH, g.KW, C).transpose(3, 1, 2, 0)  # (C, KH, KW, rows)
+    expected_t = expected_t.reshape(C * g.KH * g.KW, -1)  # (C*KH*KW, rows)
     cols_t = np.full(expected_t.shape, np.nan, dtype=dtype)
     loops.im2col_channels_first(x, g.KH, g.KW, g.SH, g.SW, g.top, g.left, g.OH, g.OW, cols_t)
     np.testing.assert_array_equal(cols_t, expected_t)

@@ -73,7 +73,7 @@ def pool_windows(x: np.ndarray, g: ConvGeometry) -> np.ndarray:
 
 
 def pool_scatter(dx: np.ndarray, per_offset, g: ConvGeometry) -> np.ndarray:
-    """Add ``per_offset(i, j)`` (shape ``(N, C, OH, OW)``) to ``dx`` at the input positions of window offset ``(i, j)``."""
+    """Add ``per_offset(i, j)`` (shape ``(N, C, OH, OW)``) to ``dx`` at the inputs of window offset ``(i, j)``."""
     for i in range(g.KH):
         for j in range(g.KW):
             dx[:, :, i : i + g.SH * (g.OH - 1) + 1 : g.SH, j : j + g.SW * (g.OW - 1) + 1 : g.SW] += per_offset(i, j)
