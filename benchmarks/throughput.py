@@ -306,9 +306,10 @@ def main(argv=None):
         for batch in args.batches:
             for row in benchmark(shape_name, batch, args):
                 print(f"{row['input']:8} {row['batch']:5d} {row['mode']:5} {row['handgrad']:9.0f} "
-                      f"{row['PyTorch']:9.0f} {row['ratio']:6.2f} {row['ratio_min']:5.2f}-{row['ratio_max']:<5.2f} {row['limit']:7.0f} "
-                      f"{100 * row['handgrad'] / row['limit']:6.0f}% {100 * row['PyTorch'] / row['limit']:6.0f}%   "
-                      f"{row['peak']:.0f} GFLOP/s, {row['peak_shape']}", flush=True)
+                      f"{row['PyTorch']:9.0f} {row['ratio']:6.2f} {row['ratio_min']:5.2f}-{row['ratio_max']:<5.2f} "
+                      f"{row['limit']:7.0f} {100 * row['handgrad'] / row['limit']:6.0f}% "
+                      f"{100 * row['PyTorch'] / row['limit']:6.0f}%   {row['peak']:.0f} GFLOP/s, {row['peak_shape']}",
+                      flush=True)
     print("\nimages/s; ratio = handgrad / PyTorch; limit = GEMM peak / FLOPs per image (images/s)")
     if not args.no_memory:
         print("\nPeak memory, training at batch 128 (MiB, peak RSS of separate processes; step = train - warm):")
