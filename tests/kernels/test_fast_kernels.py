@@ -243,3 +243,23 @@ def test_column_sums(dtype, rng):
     out = np.empty(7, dtype=dtype)
     loops.column_sums(a, out)
     np.testing.assert_allclose(out, a.astype(np.float64).sum(axis=0), rtol=1e-6 if dtype == np.float32 else 1e-13)
+
+
+def test_pool_recycles_a_buffer_only_when_nothing_refers_to_it():
+    shape = (fast.POOL_MIN_BYTES // 8 + 1, 2)  # large enough to be pooled (float32)
+    a = fast._empty(shape, np.float32)
+    a[...] = 1.0
+    b = fast._empty(shape, np.float32)
+    assert not np.shares_memory(a, b)  # a is alive
+    view = a.T[::2]
+    del a
+    c = fast._empty(shape, np.float32)
+    assert not np.shares_memory(view, c)  # a view keeps its buffer in use
+    np.testing.assert_array_equal(view, 1.0)
+    address = view.base.__array_interface__["data"][0]
+    del view, b, c
+    d = fast._empty(shape, np.float32)
+    assert d.__array_interface__["data"][0] == address  # the first free buffer of that size: a's
+    assert d.flags.c_contiguous and d.shape == shape and d.dtype == np.float32
+    small = fast._empty((3, 4), np.float64)
+    assert small.base is None  # small arrays are plain allocations

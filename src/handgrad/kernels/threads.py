@@ -132,10 +132,13 @@ class _Team:
             if work is None:
                 return
             fn, args = work
+            del work  # hold no reference to the caller's arrays between tasks (fast._empty recycles them)
             try:
                 fn(*args)
+                del fn, args
                 self.done.put((True, None))
             except BaseException as error:  # handed to the caller, raised there
+                del fn, args
                 self.done.put((False, error))
 
     def close(self):
