@@ -251,18 +251,28 @@ def max_pool(x, KH, KW, SH, SW, y, argmax):
 def max_pool_backward(dy, argmax, KH, KW, SH, SW, dx):
     """``dx[n, oh*SH + i, ow*SW + j, c] += dy[n, oh, ow, c]`` where ``argmax[n, oh, ow, c] == i*KW + j``.
 
-    Shape: ``dy`` and ``argmax`` ``(N, OH, OW, C)``, ``dx (N, H, W, C)`` (overwritten). Image by image: each
-    image of ``dx`` is zeroed, then receives its windows' gradients (overlapping windows add up).
+    Shape: ``dy`` and ``argmax`` ``(N, OH, OW, C)``, ``dx (N, H, W, C)`` (overwritten), image by image. When
+    the windows tile the input (stride = window, the usual case) each covered input is written once and
+    only the rows and columns past the last window are zeroed; otherwise the image is zeroed and the
+    windows' gradients added (overlapping windows add up).
     """
     N, OH, OW, C = dy.shape
     H, W = dx.shape[1], dx.shape[2]
     gf = dy.reshape(-1)
     af = argmax.reshape(-1)
     xf = dx.reshape(-1)
+    tiled = SH == KH and SW == KW
     for n in range(N):
-        z = _U(n * H * W * C)
-        for q in range(_U(H * W * C)):
-            xf[z + q] = 0
+        if tiled:
+            for h in range(H):
+                w0 = 0 if h >= OH * KH else OW * KW  # zero what no window covers
+                z = _U(((n * H + h) * W + w0) * C)
+                for q in range(_U((W - w0) * C)):
+                    xf[z + q] = 0
+        else:
+            z = _U(n * H * W * C)
+            for q in range(_U(H * W * C)):
+                xf[z + q] = 0
         for oh in range(OH):
             for ow in range(OW):
                 s = _U(((n * OH + oh) * OW + ow) * C)
@@ -270,9 +280,14 @@ def max_pool_backward(dy, argmax, KH, KW, SH, SW, dx):
                     i = k // KW
                     j = k - i * KW
                     d = _U(((n * H + oh * SH + i) * W + ow * SW + j) * C)
-                    for c in range(_U(C)):
-                        g = gf[s + c]
-                        xf[d + c] += g if af[s + c] == k else 0
+                    if tiled:
+                        for c in range(_U(C)):
+                            g = gf[s + c]
+                            xf[d + c] = g if af[s + c] == k else 0
+                    else:
+                        for c in range(_U(C)):
+                            g = gf[s + c]
+                            xf[d + c] += g if af[s + c] == k else 0
 
 
 # ---------------------------------------------------------------------------------------------- ELU
