@@ -40,12 +40,12 @@ def team(request):
     before, chunk = threads.num_threads(), fast.CHUNK_BYTES
     threads.set_num_threads(request.param)
     fast.CHUNK_BYTES = 1  # one image per chunk
-    parts = fast.MIN_PART_MACS, fast.MIN_PART_ELEMENTS
-    fast.MIN_PART_MACS = fast.MIN_PART_ELEMENTS = 1  # split even tiny layers
+    minimums = fast.MIN_TASK_MACS, fast.MIN_TASK_ELEMENTS
+    fast.MIN_TASK_MACS = fast.MIN_TASK_ELEMENTS = 1  # split even tiny layers
     yield request.param
     threads.set_num_threads(before)
     fast.CHUNK_BYTES = chunk
-    fast.MIN_PART_MACS, fast.MIN_PART_ELEMENTS = parts
+    fast.MIN_TASK_MACS, fast.MIN_TASK_ELEMENTS = minimums
 
 
 # ---------------------------------------------------------------------------------------------- im2col
@@ -238,11 +238,11 @@ def test_max_pool_elu_equals_elu_then_max_pool(shape, pool, stride, dtype, team,
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_column_sums(dtype, rng):
+def test_add_column_sums(dtype, rng):
     a = rng.standard_normal((1001, 7)).astype(dtype)
-    out = np.empty(7, dtype=dtype)
-    loops.column_sums(a, out)
-    np.testing.assert_allclose(out, a.astype(np.float64).sum(axis=0), rtol=1e-6 if dtype == np.float32 else 1e-13)
+    acc = np.arange(7.0)
+    loops.add_column_sums(a, acc)
+    np.testing.assert_allclose(acc, np.arange(7.0) + a.astype(np.float64).sum(axis=0), rtol=1e-12)
 
 
 def test_pool_recycles_a_buffer_only_when_nothing_refers_to_it():

@@ -92,18 +92,22 @@ def test_thread_count_changes_nothing_but_speed(rng):
         threads.set_num_threads(0)
 
 
-def test_worker_errors_reach_the_caller_and_the_team_keeps_working():
-    def fail_in_part_one(lo, hi, part):
-        if part == 1:
-            raise KeyError("boom")
-        return part
-
+def test_tasks_are_shared_out_and_worker_errors_reach_the_caller():
     before = threads.num_threads()
     try:
         threads.set_num_threads(2)
+        seen = []
+        states = threads.parallel_for(lambda lo, hi, s: (seen.append((lo, hi)), s.append(hi - lo)), 10, 3, state=list)
+        assert sorted(seen) == [(0, 3), (3, 6), (6, 9), (9, 10)]
+        assert sum(sum(s) for s in states) == 10 and 1 <= len(states) <= 2
+
+        def fail_on_the_third_task(lo, hi, _):
+            if lo == 6:
+                raise KeyError("boom")
+
         with pytest.raises(KeyError, match="boom"):
-            threads.parallel(fail_in_part_one, [(0, 1), (1, 2)])
-        assert threads.parallel(lambda lo, hi, part: (lo, hi, part), [(0, 5), (5, 9)]) == [(0, 5, 0), (5, 9, 1)]
+            threads.parallel_for(fail_on_the_third_task, 10, 3)
+        assert threads.parallel_for(lambda lo, hi, s: s.append(lo), 0, 3, state=list) == [[]]
     finally:
         threads.set_num_threads(before)
 

@@ -4,10 +4,11 @@ Importing this module imports numba (``handgrad.kernels.backend`` does it lazily
 references when numba is missing). Each function has the reference's name, arguments and results (equal up
 to float rounding); what differs is how the work is done:
 
-- Work is split into one contiguous part of the batch per thread of ``handgrad.kernels.threads``; each
-  thread runs the whole pipeline on its part with single-threaded BLAS (see that module for why).
-- Convolution works on each part in chunks of whole images whose column matrix (``CHUNK_BYTES``) stays in
-  the core's cache: per chunk, im2col, the products, col2im in backward. The backward pass recomputes a
+- Work is split into tasks (runs of images, rows or elements) that the threads of
+  ``handgrad.kernels.threads`` take in turn; each runs the whole pipeline on its task with single-threaded
+  BLAS (see that module for why).
+- Convolution works in chunks of whole images whose column matrix (``CHUNK_BYTES``) stays in the core's
+  cache: per chunk, im2col, the products, col2im in backward. The backward pass recomputes a
   chunk's columns instead of keeping the whole column matrix of the forward pass (``N*OH*OW * KH*KW*C``
   floats: 80 MB for the reference network's second conv at batch 128), which saves memory and runs the
   products on cache-resident operands.
@@ -43,10 +44,10 @@ from handgrad.kernels.im2col import kernel_from_matrix, kernel_matrix
 # slower: the chunk and its gradient must stay in cache between im2col, the products and col2im. Each
 # thread's scratch is about twice this.
 CHUNK_BYTES = 2 << 20
-# Smallest share of a layer worth sending to another thread (a hand-off costs ~20-50 us): multiply-adds for
-# products, elements for element-wise passes.
-MIN_PART_MACS = 1 << 20
-MIN_PART_ELEMENTS = 1 << 15
+# Smallest task worth handing to another thread (a hand-off costs ~20-50 us, ~100 us of work): multiply-adds
+# for products, elements for element-wise passes. Smaller layers (gradient checks) run on the calling thread.
+MIN_TASK_MACS = 1 << 22
+MIN_TASK_ELEMENTS = 1 << 15
 
 _scratch = threading.local()
 
@@ -137,8 +138,8 @@ def conv2d_forward(x: np.ndarray, W: np.ndarray, b: np.ndarray | None, g: ConvGe
     z = _empty((N * P, F), x.dtype)  # (N*OH*OW, F), channels last
     step = max(1, CHUNK_BYTES // (P * K * x.itemsize))  # images per chunk
 
-    def part(lo, hi, _):
-        cols_buf = _buffer("cols", min(hi - lo, step) * P * K, x.dtype)
+    def task(lo, hi, _):
+        cols_buf = _buffer("cols", step * P * K, x.dtype)
         for n0 in range(lo, hi, step):
             n1 = min(hi, n0 + step)
             rows = (n1 - n0) * P
@@ -154,7 +155,7 @@ def conv2d_forward(x: np.ndarray, W: np.ndarray, b: np.ndarray | None, g: ConvGe
             if b is not None:
                 z_chunk += b
 
-    threads.parallel(part, threads.split(N, MIN_PART_MACS // max(1, P * K * F)))
+    threads.parallel_for(task, N, _conv_grain(N, step, P * K * F))
     z = z.reshape(N, g.OH, g.OW, F).transpose(0, 3, 1, 2)  # (N, F, OH, OW), channels last
     return z, (x_arr, W_mat, few)
 
@@ -172,18 +173,16 @@ def conv2d_backward(dz: np.ndarray, cache, g: ConvGeometry, input_grad: bool = T
     im2col, col2im = ((loops.im2col_channels_first, loops.col2im_channels_first) if few
                       else (loops.im2col, loops.col2im))
 
-    def part(lo, hi, _):
-        rows_max = min(hi - lo, step) * P
-        cols_buf = _buffer("cols", rows_max * K, dtype)
-        dcols_buf = _buffer("dcols", rows_max * K, dtype) if input_grad else None
+    def task(lo, hi, sums):
+        dW_part, db_part = sums  # this thread's partial sums
+        cols_buf = _buffer("cols", step * P * K, dtype)
+        dcols_buf = _buffer("dcols", step * P * K, dtype) if input_grad else None
         dW_chunk = _buffer("dW", F * K, dtype).reshape(F, K)  # (F, K)
-        dW_part = np.zeros((F, K), dtype=dtype)  # (F, K)
-        db_part = np.empty(F, dtype=dtype)
-        loops.column_sums(dz_mat[lo * P : hi * P], db_part)
         for n0 in range(lo, hi, step):
             n1 = min(hi, n0 + step)
             rows = (n1 - n0) * P
             dz_chunk = dz_mat[n0 * P : n1 * P]  # ((n1-n0)*OH*OW, F)
+            loops.add_column_sums(dz_chunk, db_part)
             if few:
                 cols_t = cols_buf[: rows * K].reshape(K, rows)  # (C*KH*KW, (n1-n0)*OH*OW)
                 im2col(x_arr[n0:n1], g.KH, g.KW, g.SH, g.SW, g.top, g.left, g.OH, g.OW, cols_t)
@@ -202,18 +201,24 @@ def conv2d_backward(dz: np.ndarray, cache, g: ConvGeometry, input_grad: bool = T
                     dcols = dcols_buf[: rows * K].reshape(rows, K)  # ((n1-n0)*OH*OW, KH*KW*C)
                     np.matmul(dz_chunk, W_mat, out=dcols)
                     col2im(dcols, g.KH, g.KW, g.SH, g.SW, g.top, g.left, g.OH, g.OW, dx[n0:n1])
-        return dW_part, db_part
 
-    partials = threads.parallel(part, threads.split(N, MIN_PART_MACS // max(1, P * K * F)))
+    partials = threads.parallel_for(task, N, _conv_grain(N, step, P * K * F),
+                                    state=lambda: (np.zeros((F, K), dtype=dtype), np.zeros(F)))
     dW_mat, db = partials[0]
     for dW_part, db_part in partials[1:]:
         dW_mat += dW_part
         db += db_part
+    db = db.astype(dtype)
     if few:
         dW = dW_mat.reshape(F, x_arr.shape[1], g.KH, g.KW)  # (F, C, KH, KW), the natural order
         return dW, db, dx  # dx (N, C, H, W)
     dW = kernel_from_matrix(dW_mat, (F, x_arr.shape[3], g.KH, g.KW))
     return dW, db, (dx.transpose(0, 3, 1, 2) if input_grad else None)  # dx (N, C, H, W), channels last
+
+
+def _conv_grain(N: int, step: int, macs_per_image: int) -> int:
+    """Images per task: a few tasks per thread, at most a chunk's worth, at least ``MIN_TASK_MACS`` of work."""
+    return max(-(-MIN_TASK_MACS // max(1, macs_per_image)), min(step, threads.grain_for(N, 1)))
 
 
 # ---------------------------------------------------------------------------------------------- dense
@@ -222,12 +227,12 @@ def dense_forward(x: np.ndarray, W: np.ndarray, b: np.ndarray | None) -> np.ndar
     N, n_in = x.shape
     z = _empty((N, W.shape[1]), W.dtype)  # (N, out)
 
-    def part(lo, hi, _):
+    def task(lo, hi, _):
         np.matmul(x[lo:hi], W, out=z[lo:hi])
         if b is not None:
             z[lo:hi] += b
 
-    threads.parallel(part, threads.split(N, MIN_PART_MACS // max(1, W.size)))
+    threads.parallel_for(task, N, _split_grain(N, W.size))
     return z
 
 
@@ -239,16 +244,21 @@ def dense_backward(dz: np.ndarray, x: np.ndarray, W: np.ndarray, input_grad: boo
     dW = _empty((n_in, n_out), W.dtype)  # (in, out)
     dx = _empty((N, n_in), W.dtype) if input_grad else None  # (N, in)
 
-    def weight_part(lo, hi, _):
+    def weight_task(lo, hi, _):
         np.matmul(x[:, lo:hi].T, dz, out=dW[lo:hi])
 
-    def input_part(lo, hi, _):
+    def input_task(lo, hi, _):
         np.matmul(dz[lo:hi], W.T, out=dx[lo:hi])
 
-    threads.parallel(weight_part, threads.split(n_in, MIN_PART_MACS // max(1, N * n_out)))
+    threads.parallel_for(weight_task, n_in, _split_grain(n_in, N * n_out))
     if input_grad:
-        threads.parallel(input_part, threads.split(N, MIN_PART_MACS // max(1, W.size)))
+        threads.parallel_for(input_task, N, _split_grain(N, W.size))
     return dW, dz.sum(axis=0), dx
+
+
+def _split_grain(n: int, macs_per_item: int) -> int:
+    """Items per task for a product: one task per thread (each packs its own copy of the shared operand)."""
+    return max(-(-MIN_TASK_MACS // max(1, macs_per_item)), -(-n // threads.num_threads()))
 
 
 # ---------------------------------------------------------------------------------------------- pooling
@@ -263,10 +273,10 @@ def max_pool_forward(x: np.ndarray, g: ConvGeometry):
     y = _empty((N, g.OH, g.OW, C), x.dtype)  # (N, OH, OW, C)
     argmax = _empty((N, g.OH, g.OW, C), _argmax_dtype(g))
 
-    def part(lo, hi, _):
+    def task(lo, hi, _):
         loops.max_pool(x_nhwc[lo:hi], g.KH, g.KW, g.SH, g.SW, y[lo:hi], argmax[lo:hi])
 
-    threads.parallel(part, threads.split(N, MIN_PART_ELEMENTS // max(1, x[0].size)))
+    threads.parallel_for(task, N, threads.grain_for(N, MIN_TASK_ELEMENTS // max(1, x[0].size)))
     return y.transpose(0, 3, 1, 2), argmax  # (N, C, OH, OW), channels last
 
 
@@ -276,10 +286,10 @@ def max_pool_backward(dy: np.ndarray, argmax: np.ndarray, x_shape, g: ConvGeomet
     dy_nhwc = channels_last(dy)  # (N, OH, OW, C)
     dx = _empty((N, H, W, C), dy.dtype)  # (N, H, W, C)
 
-    def part(lo, hi, _):
+    def task(lo, hi, _):
         loops.max_pool_backward(dy_nhwc[lo:hi], argmax[lo:hi], g.KH, g.KW, g.SH, g.SW, dx[lo:hi])
 
-    threads.parallel(part, threads.split(N, MIN_PART_ELEMENTS // max(1, H * W * C)))
+    threads.parallel_for(task, N, threads.grain_for(N, MIN_TASK_ELEMENTS // max(1, H * W * C)))
     return dx.transpose(0, 3, 1, 2)  # (N, C, H, W), channels last
 
 
@@ -316,10 +326,10 @@ def elu_forward(x: np.ndarray, alpha: float) -> np.ndarray:
     else:
         kernel, a = loops.elu_f64, float(alpha)
 
-    def part(lo, hi, _):
+    def task(lo, hi, _):
         kernel(x_flat[lo:hi], a, y_flat[lo:hi])
 
-    threads.parallel(part, threads.split(x.size, MIN_PART_ELEMENTS))
+    threads.parallel_for(task, x.size, threads.grain_for(x.size, MIN_TASK_ELEMENTS))
     return y
 
 
@@ -330,10 +340,10 @@ def elu_backward(dy: np.ndarray, y: np.ndarray, alpha: float) -> np.ndarray:
     dx, y_flat, dx_flat = _flat_like(y, order)
     a = y.dtype.type(alpha)
 
-    def part(lo, hi, _):
+    def task(lo, hi, _):
         loops.elu_backward(dy_flat[lo:hi], y_flat[lo:hi], a, dx_flat[lo:hi])
 
-    threads.parallel(part, threads.split(y.size, MIN_PART_ELEMENTS))
+    threads.parallel_for(task, y.size, threads.grain_for(y.size, MIN_TASK_ELEMENTS))
     return dx
 
 
@@ -353,11 +363,11 @@ def max_pool_elu_forward(x: np.ndarray, alpha: float, g: ConvGeometry):
     argmax = _empty((N, g.OH, g.OW, C), _argmax_dtype(g))
     elu, a = (loops.elu_f32, np.float32(alpha)) if x.dtype == np.float32 else (loops.elu_f64, float(alpha))
 
-    def part(lo, hi, _):
+    def task(lo, hi, _):
         loops.max_pool(x_nhwc[lo:hi], g.KH, g.KW, g.SH, g.SW, pooled[lo:hi], argmax[lo:hi])
         elu(pooled[lo:hi].reshape(-1), a, y[lo:hi].reshape(-1))
 
-    threads.parallel(part, threads.split(N, MIN_PART_ELEMENTS // max(1, x[0].size)))
+    threads.parallel_for(task, N, threads.grain_for(N, MIN_TASK_ELEMENTS // max(1, x[0].size)))
     return y.transpose(0, 3, 1, 2), argmax  # (N, C, OH, OW), channels last
 
 
@@ -372,9 +382,9 @@ def max_pool_elu_backward(dy: np.ndarray, y: np.ndarray, argmax: np.ndarray, alp
     dx = _empty((N, H, W, C), y.dtype)  # (N, H, W, C)
     a = y.dtype.type(alpha)
 
-    def part(lo, hi, _):
+    def task(lo, hi, _):
         loops.elu_backward(dy_nhwc[lo:hi].reshape(-1), y_nhwc[lo:hi].reshape(-1), a, dpooled[lo:hi].reshape(-1))
         loops.max_pool_backward(dpooled[lo:hi], argmax[lo:hi], g.KH, g.KW, g.SH, g.SW, dx[lo:hi])
 
-    threads.parallel(part, threads.split(N, MIN_PART_ELEMENTS // max(1, H * W * C)))
+    threads.parallel_for(task, N, threads.grain_for(N, MIN_TASK_ELEMENTS // max(1, H * W * C)))
     return dx.transpose(0, 3, 1, 2)  # (N, C, H, W), channels last

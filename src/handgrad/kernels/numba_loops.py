@@ -186,17 +186,14 @@ def col2im_channels_first(dcols_t, KH, KW, SH, SW, top, left, OH, OW, dx):
 
 
 @njit(nogil=True, cache=True)
-def column_sums(a, out):
-    """``out[f] = sum_i a[i, f]``, accumulated in float64. Shape ``a (M, F)``, ``out (F,)`` (overwritten)."""
+def add_column_sums(a, acc):
+    """``acc[f] += sum_i a[i, f]``. Shape ``a (M, F)``; ``acc (F,)``, float64 (sums of float32 rows lose less)."""
     M, F = a.shape
     af = a.reshape(-1)
-    acc = np.zeros(F, dtype=np.float64)
     for i in range(M):
         s = _U(i * F)
         for f in range(_U(F)):
             acc[f] += af[s + f]
-    for f in range(F):
-        out[f] = acc[f]
 
 
 # ---------------------------------------------------------------------------------------------- max pooling

@@ -1,9 +1,9 @@
 """The thread team behind the fast kernels, and the single-threaded BLAS it needs.
 
-The fast kernels split each layer's work into one contiguous part of the batch per thread; every thread
-runs the whole pipeline on its part (im2col, BLAS product, col2im, ...) with the numba loops (which release
-the GIL) and a *single-threaded* BLAS. The calling thread does part 0; the other parts go to worker threads
-that sleep on a queue between calls.
+The fast kernels split each layer's work into tasks (chunks of the batch); the team's threads take tasks
+from a shared counter and run the whole pipeline on each (im2col, BLAS product, col2im, ...) with the numba
+loops (which release the GIL) and a *single-threaded* BLAS. The calling thread is one of the team; the
+others are workers that sleep on a queue between calls.
 
 Why not numba's parallel loops plus a multi-threaded BLAS (measured on 2 Zen 3 cores): the two thread pools
 alternate many times per training step, and each pool's idle threads hold the cores the other needs.
@@ -27,6 +27,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import glob
+import itertools
 import os
 import queue
 import threading
@@ -209,23 +210,34 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_forget_team_in_child)
 
 
-def split(n: int, min_per_part: int = 1) -> list[tuple[int, int]]:
-    """``[(lo, hi), ...]``: ``range(n)`` in at most ``num_threads()`` contiguous parts of ``>= min_per_part`` items."""
-    parts = max(1, min(num_threads(), n // max(1, min_per_part)))
-    bounds = [n * i // parts for i in range(parts + 1)]
-    return [(bounds[i], bounds[i + 1]) for i in range(parts)]
+def parallel_for(fn, n: int, grain: int, state=None) -> list:
+    """Run ``fn(lo, hi, s)`` over ``range(n)`` in tasks of ``grain`` items, on the team, BLAS single-threaded.
 
-
-def parallel(fn, ranges) -> list:
-    """``[fn(lo, hi, part) for part, (lo, hi) in enumerate(ranges)]``, one part per team thread, BLAS single-threaded.
-
-    ``fn`` must only write to disjoint parts of shared arrays; its return values come back in order.
+    The team's threads take the tasks in order from a shared counter, so a thread slowed down (by another
+    process on its core) takes fewer of them instead of holding everyone back. ``s`` is the running thread's
+    own state, made by ``state()`` before its first task (None without ``state``), e.g. partial sums to
+    combine afterwards. ``fn`` must only write to disjoint parts of shared arrays (its tasks' parts).
+    Returns the states of the threads that ran tasks (one fresh state when there were no tasks).
     """
-    results = [None] * len(ranges)
+    grain = max(1, grain)
+    tasks = -(-n // grain)
+    states = []
 
-    def run(part, lo, hi):
-        results[part] = fn(lo, hi, part)
+    def work():
+        s = state() if state is not None else None
+        ran = False
+        while (task := next(next_task)) < tasks:  # next() on a count is atomic under the GIL
+            fn(task * grain, min(n, (task + 1) * grain), s)
+            ran = True
+        if ran:
+            states.append(s)  # list.append is atomic too
 
+    next_task = itertools.count()
     with single_threaded_blas():
-        _get_team().map(run, [(part, lo, hi) for part, (lo, hi) in enumerate(ranges)])
-    return results
+        _get_team().map(work, [()] * max(1, min(num_threads(), tasks)))
+    return states or ([state()] if state is not None else [])
+
+
+def grain_for(n: int, min_items: int, tasks_per_thread: int = 4) -> int:
+    """Items per task: about ``tasks_per_thread`` tasks per thread (for balance), but at least ``min_items``."""
+    return max(1, min_items, -(-n // (tasks_per_thread * num_threads())))
