@@ -211,6 +211,31 @@ def max_pool(x, KH, KW, SH, SW, y, argmax):
     xf = x.reshape(-1)
     yf = y.reshape(-1)
     af = argmax.reshape(-1)
+    if KH == 2 and KW == 2:  # the usual window: its four values in registers, no scratch rows
+        for r in range(N * OH):
+            n = r // OH
+            oh = r - n * OH
+            for ow in range(OW):
+                s0 = _U(((n * H + oh * SH) * W + ow * SW) * C)
+                s1 = s0 + _U(C)
+                s2 = s0 + _U(W * C)
+                s3 = s2 + _U(C)
+                o = _U(r * L + ow * C)
+                for c in range(_U(C)):
+                    m = xf[s0 + c]
+                    k = 0
+                    v = xf[s1 + c]
+                    take = (v > m) | ((v != v) & (m == m))
+                    m, k = (v, 1) if take else (m, k)
+                    v = xf[s2 + c]
+                    take = (v > m) | ((v != v) & (m == m))
+                    m, k = (v, 2) if take else (m, k)
+                    v = xf[s3 + c]
+                    take = (v > m) | ((v != v) & (m == m))
+                    m, k = (v, 3) if take else (m, k)
+                    yf[o + c] = m
+                    af[o + c] = k
+        return
     best = np.empty(L, dtype=x.dtype)
     best_next = np.empty(L, dtype=x.dtype)
     arg = np.empty(L, dtype=np.int32)
