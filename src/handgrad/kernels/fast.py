@@ -23,8 +23,9 @@ Buffer rule: an array handgrad hands out is never written again while anything r
 its reference count says that no array, view or cache refers to it any more, which a training loop
 guarantees from one step to the next. Recycling spares the kernel from handing fresh pages out every step
 (glibc returns freed large blocks to the system; with them the reference network's step took ~1,400 page
-faults and ~5 ms of system time at batch 64). Private scratch (one chunk's columns and their gradient) is
-reused across calls; it belongs to the thread that uses it and never escapes.
+faults and ~5 ms of system time at batch 64); ``release_buffers()`` empties the pool. Private scratch (one
+chunk's columns and their gradient) is reused across calls; it belongs to the thread that uses it and never
+escapes.
 """
 from __future__ import annotations
 
@@ -128,7 +129,7 @@ def conv2d_forward(x: np.ndarray, W: np.ndarray, b: np.ndarray | None, g: ConvGe
     few = C < FEW_CHANNELS
     if few:
         x_arr = np.ascontiguousarray(x)  # (N, C, H, W)
-        W_mat = W.reshape(F, -1)  # (F, C*KH*KW)
+        W_mat = W.reshape(F, -1).copy()  # (F, C*KH*KW); a copy: backward uses the weights of this forward
         im2col = loops.im2col_channels_first
     else:
         x_arr = channels_last(x)  # (N, H, W, C)
