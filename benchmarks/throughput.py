@@ -272,10 +272,11 @@ def describe_machine(threads):
     except (OSError, StopIteration):
         pass
     sys.path.insert(0, os.path.join(ROOT, "src"))
+    import handgrad
     from handgrad.kernels import backend
     return (f"CPU: {cpu}, {os.cpu_count()} logical CPUs; threads: {threads} (torch {torch.get_num_threads()}); "
             f"Python {platform.python_version()}, NumPy {np.__version__}, PyTorch {torch.__version__}; "
-            f"handgrad kernels: {backend.active_kernels()}")
+            f"handgrad ({os.path.dirname(handgrad.__file__)}) kernels: {backend.active_kernels()}")
 
 
 def main(argv=None):
