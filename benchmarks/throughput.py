@@ -42,7 +42,7 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHAPES = {"1x28x28": (1, 28, 28), "3x32x32": (3, 32, 32)}
-LR, MOMENTUM = 0.01, 0.9
+LR, MOMENTUM = 1e-3, 0.9  # lr 1e-2 makes both frameworks diverge to NaN on these random batches
 
 
 def set_threads(n: int) -> None:
@@ -203,10 +203,23 @@ def benchmark(shape_name, batch, args):
                      "handgrad": statistics.median(rates["handgrad"]), "PyTorch": statistics.median(rates["PyTorch"]),
                      "ratio": statistics.median(ratios), "ratio_min": min(ratios), "ratio_max": max(ratios)})
     peak, peak_shape = max(peaks)
+    losses = (final_loss_handgrad(model, x, y), final_loss_torch(net, x, y))  # both trained the same steps
     for row in rows:
-        row.update(peak=peak, peak_shape=peak_shape,
+        row.update(peak=peak, peak_shape=peak_shape, losses=losses,
                    limit=peak * 1e9 / flops_per_image(shape, batch, row["mode"] == "train"))
     return rows
+
+
+def final_loss_handgrad(model, x, y) -> float:
+    from handgrad.losses import softmax_cross_entropy
+    return softmax_cross_entropy(model.forward(x), y)[0]
+
+
+def final_loss_torch(net, x, y) -> float:
+    import torch
+    import torch.nn.functional as F
+    with torch.no_grad():
+        return float(F.cross_entropy(net(torch.from_numpy(x)), torch.from_numpy(y)))
 
 
 # ---------------------------------------------------------------------------------------------- peak memory
@@ -303,6 +316,7 @@ def main(argv=None):
               f"{'limit':>7} {'hg %lim':>7} {'pt %lim':>7}   GEMM peak")
     print(header)
     print("-" * len(header))
+    losses = []
     for shape_name in args.inputs:
         for batch in args.batches:
             for row in benchmark(shape_name, batch, args):
@@ -311,7 +325,9 @@ def main(argv=None):
                       f"{row['limit']:7.0f} {100 * row['handgrad'] / row['limit']:6.0f}% "
                       f"{100 * row['PyTorch'] / row['limit']:6.0f}%   {row['peak']:.0f} GFLOP/s, {row['peak_shape']}",
                       flush=True)
+            losses.append(f"  {shape_name} batch {batch:3d}: {row['losses'][0]:.6f} / {row['losses'][1]:.6f}")
     print("\nimages/s; ratio = handgrad / PyTorch; limit = GEMM peak / FLOPs per image (images/s)")
+    print("training loss after the same steps from the same weights (handgrad / PyTorch):", *losses, sep="\n")
     if not args.no_memory:
         print("\nPeak memory, training at batch 128 (MiB, peak RSS of separate processes; step = train - warm):")
         print(f"{'input':8} {'framework':9} {'warm':>7} {'train':>7} {'step':>7}")
