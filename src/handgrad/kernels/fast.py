@@ -191,8 +191,12 @@ def conv2d_backward(dz: np.ndarray, cache, g: ConvGeometry, input_grad: bool = T
             else:
                 cols = cols_buf[: rows * K].reshape(rows, K)  # ((n1-n0)*OH*OW, KH*KW*C)
                 im2col(x_arr[n0:n1], g.KH, g.KW, g.SH, g.SW, g.top, g.left, g.OH, g.OW, cols)
-            np.matmul(dz_chunk.T, cols, out=dW_chunk)
-            dW_part += dW_chunk
+            if few:  # (K, F) = cols_t @ dZ: ~15% faster than dZ.T @ cols_t.T for K = 25 or 75
+                np.matmul(cols_t, dz_chunk, out=dW_chunk.reshape(K, F))
+                dW_part += dW_chunk.reshape(K, F).T
+            else:
+                np.matmul(dz_chunk.T, cols, out=dW_chunk)
+                dW_part += dW_chunk
             if input_grad:
                 if few:
                     dcols_t = dcols_buf[: rows * K].reshape(K, rows)  # (C*KH*KW, (n1-n0)*OH*OW)
