@@ -238,6 +238,15 @@ def test_max_pool_elu_equals_elu_then_max_pool(shape, pool, stride, dtype, team,
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
+def test_add_bias(dtype, rng):
+    z = rng.standard_normal((301, 7)).astype(dtype)
+    b = rng.standard_normal(7).astype(dtype)
+    expected = z + b
+    loops.add_bias(z, b)
+    np.testing.assert_array_equal(z, expected)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
 def test_add_column_sums(dtype, rng):
     a = rng.standard_normal((1001, 7)).astype(dtype)
     acc = np.arange(7.0)

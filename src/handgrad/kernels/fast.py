@@ -154,7 +154,7 @@ def conv2d_forward(x: np.ndarray, W: np.ndarray, b: np.ndarray | None, g: ConvGe
             z_chunk = z[n0 * P : n1 * P]  # ((n1-n0)*OH*OW, F)
             np.matmul(cols, W_mat.T, out=z_chunk)
             if b is not None:
-                z_chunk += b
+                loops.add_bias(z_chunk, b)
 
     threads.parallel_for(task, N, _conv_grain(N, step, P * K * F))
     z = z.reshape(N, g.OH, g.OW, F).transpose(0, 3, 1, 2)  # (N, F, OH, OW), channels last

@@ -186,6 +186,18 @@ def col2im_channels_first(dcols_t, KH, KW, SH, SW, top, left, OH, OW, dx):
 
 
 @njit(nogil=True, cache=True)
+def add_bias(z, b):
+    """``z[i, f] += b[f]`` in place. Shape ``z (M, F)``, ``b (F,)``. (NumPy's broadcast add runs one short
+    inner loop per row: ~7x slower for F = 32.)"""
+    M, F = z.shape
+    zf = z.reshape(-1)
+    for i in range(M):
+        s = _U(i * F)
+        for f in range(_U(F)):
+            zf[s + f] += b[f]
+
+
+@njit(nogil=True, cache=True)
 def add_column_sums(a, acc):
     """``acc[f] += sum_i a[i, f]``. Shape ``a (M, F)``; ``acc (F,)``, float64 (sums of float32 rows lose less)."""
     M, F = a.shape
