@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from handgrad._validation import ShapeError, check_int
+from handgrad.layers import fused
 from handgrad.layers.base import Layer
 from handgrad.losses import log_softmax, softmax_cross_entropy
 
@@ -74,6 +75,7 @@ class Sequential:
                              f"got per-sample shape {shape}; add Flatten and Dense layers")
         self.num_classes = shape[0]
         self._outputs: dict[str, np.ndarray] = {}
+        self._steps = fused.plan(self.layers)  # [(lo, hi, step)], redone by each forward; see handgrad.layers.fused
 
     def _assign_names(self):
         taken = {layer.name for layer in self.layers if layer.explicit_name}
@@ -144,8 +146,10 @@ class Sequential:
         """Logits ``(N, K)`` for a batch ``x`` of shape ``(N, *input_shape)``."""
         x = self._check_input(x)
         self._outputs = {}
-        for layer in self.layers:
-            x = layer.forward(x, training)
+        self._steps = fused.plan(self.layers)  # layers run one by one, or in fused pairs (fast kernels)
+        for lo, hi, step in self._steps:
+            x = step.forward(x, training)
+            layer = self.layers[hi - 1]
             if layer.activity_regularizer is not None:
                 self._outputs[layer.name] = x  # y, kept for R(y) and R'(y) (layers never modify inputs in place)
         return x
@@ -175,13 +179,14 @@ class Sequential:
         layer's kernel/bias gradients. Returns dL/dx when ``input_grad`` is True, else ``None``.
         """
         d = dlogits
-        for i in range(len(self.layers) - 1, -1, -1):
-            layer = self.layers[i]
+        for lo, hi, step in reversed(self._steps):
+            layer = self.layers[hi - 1]
             if activity_penalty and layer.name in self._outputs:
                 d = d + layer.activity_grad(self._outputs[layer.name])
-            d = layer.backward(d, input_grad=input_grad or i > 0)
+            d = step.backward(d, input_grad=input_grad or lo > 0)
             if weight_penalty:
-                layer.add_weight_penalty_grads()
+                for layer in self.layers[lo:hi]:
+                    layer.add_weight_penalty_grads()
         return d
 
     def loss_terms(self, x, y, training: bool = False) -> LossTerms:

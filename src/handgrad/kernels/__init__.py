@@ -1,1 +1,9 @@
-"""Array kernels behind the layers: the vectorized ones the layers call and slow loop references for tests."""
+"""Array kernels behind the layers, in two interchangeable sets (see ``backend`` for the choice).
+
+- ``reference``: the NumPy kernels (vectorized, obviously correct), built on ``im2col`` and checked against
+  the explicit loops of ``conv_reference``;
+- ``fast``: the same functions on numba loops (``numba_loops``) run by a thread team (``threads``), tested
+  against ``reference`` in ``tests/kernels``.
+
+``conv_geometry`` computes padding and output sizes for both.
+"""

@@ -1,10 +1,8 @@
 """2-D convolution layer (cross-correlation, as in every deep learning library)."""
 from __future__ import annotations
 
-import numpy as np
-
 from handgrad._validation import ShapeError, check_int, check_pair
-from handgrad.kernels import im2col as k
+from handgrad.kernels import backend, reference
 from handgrad.kernels.conv_geometry import conv_geometry
 from handgrad.layers.base import ParametricLayer
 
@@ -34,7 +32,9 @@ class Conv2D(ParametricLayer):
     ``(N*OH*OW, KH*KW*C) @ (KH*KW*C, F)``; it is returned as a channels-last array viewed as NCHW.
 
     Backward, with ``dZ`` of shape ``(N*OH*OW, F)``: ``dW_mat = dZ.T @ cols``, ``db = sum_rows(dZ)``,
-    ``dx = col2im(dZ @ W_mat)``.
+    ``dx = col2im(dZ @ W_mat)``. The kernels are ``handgrad.kernels.reference`` (NumPy) or
+    ``handgrad.kernels.fast`` (numba, batch-chunked; see ``handgrad.kernels.backend``). ``backward`` reads
+    the input array given to ``forward``: do not modify it in between.
     """
 
     def __init__(self, filters: int, kernel_size, stride=1, padding="same", activation=None, use_bias=True,
@@ -67,26 +67,19 @@ class Conv2D(ParametricLayer):
         return (self.filters, g.OH, g.OW)
 
     def _forward(self, x, training):
-        g, N = self.geometry, x.shape[0]
-        cols = k.im2col(x, g)  # (N*OH*OW, KH*KW*C)
-        W_mat = k.kernel_matrix(self.params["W"])  # (F, KH*KW*C)
-        z = cols @ W_mat.T  # (N*OH*OW, F)
-        if self.use_bias:
-            z += self.params["b"]
-        self._cache = (x.shape, cols, W_mat)
-        z = z.reshape(N, g.OH, g.OW, self.filters).transpose(0, 3, 1, 2)  # (N, F, OH, OW), channels last
+        kernels = backend.fast() or reference  # chosen per call; backward uses the same set
+        z, cache = kernels.conv2d_forward(x, self.params["W"], self.params.get("b"), self.geometry)  # (N, F, OH, OW)
+        self._cache = (kernels.conv2d_backward, cache)
         return self._activate(z, training)
 
     def _backward(self, dy, input_grad):
-        x_shape, cols, W_mat = self._cache
+        backward, cache = self._cache
         dz = self._deactivate(dy)
-        dz_mat = dz.transpose(0, 2, 3, 1).reshape(-1, self.filters)  # (N*OH*OW, F); free when channels last
-        self.grads["W"] = k.kernel_from_matrix(dz_mat.T @ cols, self.params["W"].shape)
+        dW, db, dx = backward(dz, cache, self.geometry, input_grad)
+        self.grads["W"] = dW
         if self.use_bias:
-            self.grads["b"] = dz_mat.sum(axis=0)
-        if not input_grad:
-            return None
-        return k.col2im(dz_mat @ W_mat, x_shape, self.geometry)
+            self.grads["b"] = db
+        return dx
 
     def get_config(self) -> dict:
         return {"filters": self.filters, "kernel_size": self.kernel_size, "stride": self.stride,

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from handgrad._validation import ShapeError, check_int
+from handgrad.kernels import backend, reference
 from handgrad.layers.base import ParametricLayer
 
 
@@ -17,7 +18,8 @@ class Dense(ParametricLayer):
         input ``(N, in)``; ``W``: ``(in, out)`` (Keras's layout; PyTorch's ``Linear.weight`` is ``W.T``);
         ``b``: ``(out,)``; output ``(N, out)``.
 
-    Backward: ``dW = x.T @ dz``, ``db = sum_rows(dz)``, ``dx = dz @ W.T``.
+    Backward: ``dW = x.T @ dz``, ``db = sum_rows(dz)``, ``dx = dz @ W.T`` (``handgrad.kernels.reference``, or
+    ``fast`` split over the thread team). ``backward`` reads the input array given to ``forward``.
     """
 
     def __init__(self, units: int, activation=None, use_bias=True, kernel_regularizer=None,
@@ -36,18 +38,19 @@ class Dense(ParametricLayer):
         return (self.units,)
 
     def _forward(self, x, training):
-        self._x = x
-        z = x @ self.params["W"]  # (N, out)
-        if self.use_bias:
-            z += self.params["b"]
+        kernels = backend.fast() or reference  # chosen per call; backward uses the same set
+        self._cache = (kernels.dense_backward, x)
+        z = kernels.dense_forward(x, self.params["W"], self.params.get("b"))  # (N, out)
         return self._activate(z, training)
 
     def _backward(self, dy, input_grad):
+        backward, x = self._cache
         dz = self._deactivate(dy)
-        self.grads["W"] = self._x.T @ dz
+        dW, db, dx = backward(dz, x, self.params["W"], input_grad)
+        self.grads["W"] = dW
         if self.use_bias:
-            self.grads["b"] = dz.sum(axis=0)
-        return dz @ self.params["W"].T if input_grad else None
+            self.grads["b"] = db
+        return dx
 
     def get_config(self) -> dict:
         return {"units": self.units}

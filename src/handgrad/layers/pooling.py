@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 
 from handgrad._validation import ShapeError, check_pair
+from handgrad.kernels import backend, reference
 from handgrad.kernels.conv_geometry import conv_geometry
 from handgrad.layers.base import Layer
 
@@ -28,20 +28,6 @@ class _Pool2D(Layer):
         self.geometry = g
         return (C, g.OH, g.OW)
 
-    def _windows(self, x):
-        """``(N, C, H, W)`` -> view ``(N, C, OH, OW, PH, PW)`` of the pooling windows."""
-        g = self.geometry
-        w = sliding_window_view(x, self.pool_size, axis=(2, 3))
-        return w[:, :, : g.SH * (g.OH - 1) + 1 : g.SH, : g.SW * (g.OW - 1) + 1 : g.SW]
-
-    def _scatter(self, dx, per_offset):
-        """Add ``per_offset(i, j)`` (shape ``(N, C, OH, OW)``) to the input positions at window offset ``(i, j)``."""
-        g = self.geometry
-        for i in range(g.KH):
-            for j in range(g.KW):
-                dx[:, :, i : i + g.SH * (g.OH - 1) + 1 : g.SH, j : j + g.SW * (g.OW - 1) + 1 : g.SW] += per_offset(i, j)
-        return dx
-
     def get_config(self) -> dict:
         return {"pool_size": self.pool_size, "stride": self.stride}
 
@@ -57,34 +43,31 @@ class MaxPool2D(_Pool2D):
     """
 
     def _forward(self, x, training):
-        N, C = x.shape[:2]
-        g = self.geometry
-        flat = self._windows(x).reshape(N, C, g.OH, g.OW, g.KH * g.KW)
-        self._argmax = flat.argmax(axis=-1)  # (N, C, OH, OW): offset i*PW + j of the first maximum
-        self._x_like = x
-        return np.take_along_axis(flat, self._argmax[..., None], axis=-1)[..., 0]
+        kernels = backend.fast() or reference  # chosen per call; backward uses the same set
+        y, argmax = kernels.max_pool_forward(x, self.geometry)
+        self._cache = (kernels.max_pool_backward, argmax, x.shape)
+        return y
 
     def _backward(self, dy, input_grad):
         if not input_grad:
             return None
-        KW = self.geometry.KW
-        dx = np.zeros_like(self._x_like)
-        return self._scatter(dx, lambda i, j: np.where(self._argmax == i * KW + j, dy, 0))
+        backward, argmax, x_shape = self._cache
+        return backward(dy, argmax, x_shape, self.geometry)
 
 
 class AvgPool2D(_Pool2D):
     """``y[n, c, oh, ow] = mean over the window``; each input gets ``dy / (PH*PW)`` from every window holding it.
 
-    Args and shape as ``MaxPool2D``.
+    Args and shape as ``MaxPool2D``. NumPy only (not on the reference network's path).
     """
 
     def _forward(self, x, training):
-        self._x_like = x
-        return self._windows(x).mean(axis=(-2, -1))
+        self._x_shape = x.shape
+        return reference.pool_windows(x, self.geometry).mean(axis=(-2, -1))
 
     def _backward(self, dy, input_grad):
         if not input_grad:
             return None
         g = self.geometry
         share = dy / dy.dtype.type(g.KH * g.KW)
-        return self._scatter(np.zeros_like(self._x_like), lambda i, j: share)
+        return reference.pool_scatter(np.zeros(self._x_shape, dtype=dy.dtype), lambda i, j: share, g)

@@ -1,0 +1,340 @@
+"""Training and inference throughput of the reference network: handgrad against PyTorch on the CPU.
+
+    python benchmarks/throughput.py            # full run (a few minutes on 2 cores)
+    python benchmarks/throughput.py --quick    # fewer repetitions
+
+The reference network ``Conv2D(32, 5, same) - ELU - MaxPool2D(2) - Conv2D(64, 5, same) - ELU - MaxPool2D(2) -
+Flatten - Dense(256) - ELU - Dense(10)`` with softmax cross-entropy, float32, is built in both frameworks
+with the same initial weights. A training step is forward + backward + an in-place SGD update with momentum
+0.9 written the same way on both sides (``v = 0.9 v + g; p -= lr v``); inference is a forward pass
+(``torch.inference_mode()`` for PyTorch). Both run with ``--threads`` threads (default 2):
+``torch.set_num_threads``, ``OMP_NUM_THREADS``/``MKL_NUM_THREADS``, OpenBLAS (NumPy's BLAS), numba and
+handgrad's kernel team (``HANDGRAD_NUM_THREADS``), all set before the libraries load.
+
+Timing: the two frameworks run in the same process, in alternating blocks of steps (the order swaps every
+round), so that both see the same machine state; each round gives one images/s figure per framework and
+their ratio; the table shows the medians over the rounds (and the range of the ratio).
+
+GEMM limit: the training step's FLOPs per image (the matrix products of im2col convolution and the dense
+layers, forward and backward: ``2*M*K*N`` each; conv1 has no input gradient) divided into the NumPy float32
+GEMM peak, the highest rate ``np.matmul`` reaches in this run on the network's im2col product shapes at that
+batch size (forward, weight-gradient and input-gradient products of both convolutions, full batch, with
+NumPy's BLAS at ``--threads`` threads; measured before, between and after the timings, best of all).
+``% limit`` = images/s / (peak / FLOPs per image); inference uses the forward FLOPs.
+
+Peak memory: for each framework, separate processes that import only that framework (plus NumPy) and
+measure their peak resident set size (``VmHWM`` of ``/proc/self/status`` on Linux: ``ru_maxrss`` would
+include this benchmark's own peak, which Linux carries across ``exec``; ``ru_maxrss`` elsewhere): ``warm``
+builds the model, makes a batch of 128 and runs one training step at batch 2 (loads the JIT-compiled
+kernels / initializes PyTorch's kernels); ``train`` does the same and then 3 training steps at batch 128.
+``step = train - warm`` is the memory the batch-128 training step adds; ``train`` is the process's peak.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SHAPES = {"1x28x28": (1, 28, 28), "3x32x32": (3, 32, 32)}
+LR, MOMENTUM = 1e-3, 0.9  # lr 1e-2 makes both frameworks diverge to NaN on these random batches
+
+
+def set_threads(n: int) -> None:
+    """Thread counts of every library, before any of them loads (they read these once)."""
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMBA_NUM_THREADS",
+                "HANDGRAD_NUM_THREADS"):
+        os.environ[var] = str(n)
+
+
+# ---------------------------------------------------------------------------------------------- the two networks
+def handgrad_model(shape, seed=0):
+    sys.path.insert(0, os.path.join(ROOT, "src"))
+    from handgrad.models import reference_cnn
+    return reference_cnn(input_shape=shape, seed=seed)
+
+
+def torch_model(shape, weights=None):
+    """The same network in PyTorch; ``weights``: handgrad's ``get_weights()`` (same layouts, Dense W transposed)."""
+    import torch
+    from torch import nn
+    C, H, W = shape
+    net = nn.Sequential(nn.Conv2d(C, 32, 5, padding=2), nn.ELU(), nn.MaxPool2d(2),
+                        nn.Conv2d(32, 64, 5, padding=2), nn.ELU(), nn.MaxPool2d(2), nn.Flatten(),
+                        nn.Linear(64 * (H // 4) * (W // 4), 256), nn.ELU(), nn.Linear(256, 10))
+    if weights is not None:
+        pairs = [(net[0], "conv2d"), (net[3], "conv2d_1"), (net[7], "dense"), (net[9], "dense_1")]
+        with torch.no_grad():
+            for module, name in pairs:
+                w = weights[f"{name}.W"]
+                module.weight.copy_(torch.from_numpy(w.T.copy() if w.ndim == 2 else w))
+                module.bias.copy_(torch.from_numpy(weights[f"{name}.b"]))
+    return net
+
+
+def handgrad_runner(model, x, y):
+    """``(train_step, infer)`` closures for handgrad."""
+    import numpy as np
+    from handgrad.losses import softmax_cross_entropy
+    params = model.parameters()
+    velocity = {k: np.zeros_like(p) for k, p in params.items()}
+
+    def train_step():
+        logits = model.forward(x, training=True)
+        _, dlogits = softmax_cross_entropy(logits, y)
+        model.backward(dlogits)
+        for key, g in model.gradients().items():
+            v = velocity[key]
+            v *= MOMENTUM
+            v += g
+            params[key] -= LR * v
+
+    def infer():
+        model.forward(x, training=False)
+
+    return train_step, infer
+
+
+def torch_runner(net, x, y):
+    import torch
+    import torch.nn.functional as F
+    params = list(net.parameters())
+    velocity = [torch.zeros_like(p) for p in params]
+
+    def train_step():
+        for p in params:
+            p.grad = None
+        F.cross_entropy(net(x), y).backward()
+        with torch.no_grad():
+            for p, v in zip(params, velocity):
+                v.mul_(MOMENTUM).add_(p.grad)
+                p.sub_(LR * v)
+
+    def infer():
+        with torch.inference_mode():
+            net(x)
+
+    return train_step, infer
+
+
+# ---------------------------------------------------------------------------------------------- FLOPs and GEMM peak
+def product_shapes(shape, batch):
+    """``[(name, M, K, N, in_training, in_inference)]``: the matrix products of one step, im2col convolution."""
+    C, H, W = shape
+    shapes = []
+    for name, (c, h, w, f, input_grad) in {"conv1": (C, H, W, 32, False),
+                                           "conv2": (32, H // 2, W // 2, 64, True)}.items():
+        M, K = batch * h * w, 25 * c
+        shapes += [(f"{name} forward", M, K, f, True, True), (f"{name} dW", f, M, K, True, False)]
+        if input_grad:
+            shapes.append((f"{name} dx", M, f, K, True, False))
+    for name, (n_in, n_out) in {"dense": (64 * (H // 4) * (W // 4), 256), "dense_1": (256, 10)}.items():
+        shapes += [(f"{name} forward", batch, n_in, n_out, True, True), (f"{name} dW", n_in, batch, n_out, True, False),
+                   (f"{name} dx", batch, n_out, n_in, True, False)]
+    return shapes
+
+
+def flops_per_image(shape, batch, training: bool) -> float:
+    return sum(2 * M * K * N for _, M, K, N, t, i in product_shapes(shape, batch) if (t if training else i)) / batch
+
+
+def gemm_peak(shape, batch, repeats=5):
+    """``(GFLOP/s, name)``: the fastest float32 ``np.matmul`` among the im2col product shapes of both convs."""
+    import numpy as np
+    rng = np.random.default_rng(0)
+    best = (0.0, "")
+    for name, M, K, N, _, _ in product_shapes(shape, batch):
+        if not name.startswith("conv"):
+            continue
+        a = rng.standard_normal((M, K), dtype=np.float32)
+        b = rng.standard_normal((K, N), dtype=np.float32)
+        out = np.empty((M, N), dtype=np.float32)
+        np.matmul(a, b, out=out)
+        t = min(_timed(lambda: np.matmul(a, b, out=out)) for _ in range(repeats))
+        best = max(best, (2 * M * K * N / t / 1e9, f"{name} ({M}x{K} @ {K}x{N})"))
+    return best
+
+
+def _timed(fn) -> float:
+    t = time.perf_counter()
+    fn()
+    return time.perf_counter() - t
+
+
+# ---------------------------------------------------------------------------------------------- interleaved timing
+def interleaved(fns: dict, images_per_call: int, calls: int, rounds: int) -> dict:
+    """``{name: [images/s per round]}``; each round runs ``calls`` calls of each function, order alternating."""
+    names = list(fns)
+    rates = {n: [] for n in names}
+    for r in range(rounds):
+        for n in (names if r % 2 == 0 else names[::-1]):
+            t = _timed(lambda: [fns[n]() for _ in range(calls)])
+            rates[n].append(images_per_call * calls / t)
+    return rates
+
+
+def benchmark(shape_name, batch, args):
+    import numpy as np
+    import torch
+    shape = SHAPES[shape_name]
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((batch, *shape), dtype=np.float32)
+    y = rng.integers(0, 10, batch)
+    model = handgrad_model(shape)
+    net = torch_model(shape, model.get_weights())
+    hg_train, hg_infer = handgrad_runner(model, x, y)
+    th_train, th_infer = torch_runner(net, torch.from_numpy(x.copy()), torch.from_numpy(y))
+    for fn in (hg_train, th_train, hg_infer, th_infer):  # warm-up: JIT, allocators, caches
+        for _ in range(3):
+            fn()
+    peaks = [gemm_peak(shape, batch)]
+    rows = []
+    for mode, fns, calls in (("train", {"handgrad": hg_train, "PyTorch": th_train}, args.train_calls),
+                             ("infer", {"handgrad": hg_infer, "PyTorch": th_infer}, args.infer_calls)):
+        rates = interleaved(fns, batch, calls, args.rounds)
+        peaks.append(gemm_peak(shape, batch))  # measured between the timings too: the best of all counts
+        ratios = [h / t for h, t in zip(rates["handgrad"], rates["PyTorch"])]
+        rows.append({"input": shape_name, "batch": batch, "mode": mode,
+                     "handgrad": statistics.median(rates["handgrad"]), "PyTorch": statistics.median(rates["PyTorch"]),
+                     "ratio": statistics.median(ratios), "ratio_min": min(ratios), "ratio_max": max(ratios)})
+    peak, peak_shape = max(peaks)
+    losses = (final_loss_handgrad(model, x, y), final_loss_torch(net, x, y))  # both trained the same steps
+    for row in rows:
+        row.update(peak=peak, peak_shape=peak_shape, losses=losses,
+                   limit=peak * 1e9 / flops_per_image(shape, batch, row["mode"] == "train"))
+    return rows
+
+
+def final_loss_handgrad(model, x, y) -> float:
+    from handgrad.losses import softmax_cross_entropy
+    return softmax_cross_entropy(model.forward(x), y)[0]
+
+
+def final_loss_torch(net, x, y) -> float:
+    import torch
+    import torch.nn.functional as F
+    with torch.no_grad():
+        return float(F.cross_entropy(net(torch.from_numpy(x)), torch.from_numpy(y)))
+
+
+# ---------------------------------------------------------------------------------------------- peak memory
+def memory_child(framework, shape_name, steps):
+    """Run in a fresh process: print the peak RSS (bytes) after warm-up and ``steps`` steps at batch 128."""
+    import numpy as np
+    shape = SHAPES[shape_name]
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((128, *shape), dtype=np.float32)
+    y = rng.integers(0, 10, 128)
+    if framework == "handgrad":
+        model = handgrad_model(shape)
+        warm, _ = handgrad_runner(model, x[:2], y[:2])
+        step, _ = handgrad_runner(model, x, y)
+    else:
+        import torch
+        torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
+        net = torch_model(shape)
+        warm, _ = torch_runner(net, torch.from_numpy(x[:2].copy()), torch.from_numpy(y[:2]))
+        step, _ = torch_runner(net, torch.from_numpy(x), torch.from_numpy(y))
+    warm()
+    for _ in range(steps):
+        step()
+    print(json.dumps({"peak": peak_rss()}))
+
+
+def peak_rss() -> int:
+    """Peak resident set size of this process, bytes: ``VmHWM`` on Linux, else ``ru_maxrss``.
+
+    On Linux ``ru_maxrss`` carries the parent's peak across ``exec`` (it would report the benchmark's own
+    peak); ``VmHWM`` is the same high-water mark for this process image only.
+    """
+    try:
+        with open("/proc/self/status") as f:
+            return next(int(line.split()[1]) * 1024 for line in f if line.startswith("VmHWM:"))
+    except (OSError, StopIteration):
+        import resource
+        scale = 1 if sys.platform == "darwin" else 1024  # ru_maxrss: bytes on macOS, KiB elsewhere
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale
+
+
+def peak_memory(shape_name):
+    result = {}
+    for framework in ("handgrad", "PyTorch"):
+        figures = {}
+        for label, steps in (("warm", 0), ("train", 3)):
+            out = subprocess.run([sys.executable, os.path.abspath(__file__), "--memory-child", framework, shape_name,
+                                  str(steps)], capture_output=True, text=True, check=True, env=os.environ.copy())
+            figures[label] = json.loads(out.stdout.strip().splitlines()[-1])["peak"] / 2**20
+        figures["step"] = figures["train"] - figures["warm"]
+        result[framework] = figures
+    return result
+
+
+# ---------------------------------------------------------------------------------------------- report
+def describe_machine(threads):
+    import numpy as np
+    import torch
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    sys.path.insert(0, os.path.join(ROOT, "src"))
+    import handgrad
+    from handgrad.kernels import backend
+    return (f"CPU: {cpu}, {os.cpu_count()} logical CPUs; threads: {threads} (torch {torch.get_num_threads()}); "
+            f"Python {platform.python_version()}, NumPy {np.__version__}, PyTorch {torch.__version__}; "
+            f"handgrad ({os.path.dirname(handgrad.__file__)}) kernels: {backend.active_kernels()}")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="3 rounds of fewer steps instead of 7")
+    parser.add_argument("--threads", type=int, default=2, help="threads for both frameworks (default 2)")
+    parser.add_argument("--inputs", nargs="+", default=list(SHAPES), choices=list(SHAPES))
+    parser.add_argument("--batches", nargs="+", type=int, default=[64, 128])
+    parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory processes")
+    parser.add_argument("--memory-child", nargs=3, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    set_threads(args.threads)
+    if args.memory_child:
+        framework, shape_name, steps = args.memory_child
+        return memory_child(framework, shape_name, int(steps))
+    args.rounds, args.train_calls, args.infer_calls = (3, 3, 6) if args.quick else (7, 5, 10)
+
+    import torch
+    torch.set_num_threads(args.threads)
+    print(describe_machine(args.threads))
+    print(f"{args.rounds} interleaved rounds of {args.train_calls} training steps / {args.infer_calls} inference "
+          "batches per framework; medians over rounds\n")
+    header = (f"{'input':8} {'batch':>5} {'mode':5} {'handgrad':>9} {'PyTorch':>9} {'ratio':>6} {'(range)':>11} "
+              f"{'limit':>7} {'hg %lim':>7} {'pt %lim':>7}   GEMM peak")
+    print(header)
+    print("-" * len(header))
+    losses = []
+    for shape_name in args.inputs:
+        for batch in args.batches:
+            for row in benchmark(shape_name, batch, args):
+                print(f"{row['input']:8} {row['batch']:5d} {row['mode']:5} {row['handgrad']:9.0f} "
+                      f"{row['PyTorch']:9.0f} {row['ratio']:6.2f} {row['ratio_min']:5.2f}-{row['ratio_max']:<5.2f} "
+                      f"{row['limit']:7.0f} {100 * row['handgrad'] / row['limit']:6.0f}% "
+                      f"{100 * row['PyTorch'] / row['limit']:6.0f}%   {row['peak']:.0f} GFLOP/s, {row['peak_shape']}",
+                      flush=True)
+            losses.append(f"  {shape_name} batch {batch:3d}: {row['losses'][0]:.6f} / {row['losses'][1]:.6f}")
+    print("\nimages/s; ratio = handgrad / PyTorch; limit = GEMM peak / FLOPs per image (images/s)")
+    print("training loss after the same steps from the same weights (handgrad / PyTorch):", *losses, sep="\n")
+    if not args.no_memory:
+        print("\nPeak memory, training at batch 128 (MiB, peak RSS of separate processes; step = train - warm):")
+        print(f"{'input':8} {'framework':9} {'warm':>7} {'train':>7} {'step':>7}")
+        for shape_name in args.inputs:
+            for framework, f in peak_memory(shape_name).items():
+                print(f"{shape_name:8} {framework:9} {f['warm']:7.1f} {f['train']:7.1f} {f['step']:7.1f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,401 @@
+"""Fast kernels: the API of ``handgrad.kernels.reference`` on numba loops, a thread team and chunked products.
+
+Importing this module imports numba (``handgrad.kernels.backend`` does it lazily and falls back to the
+references when numba is missing). Each function has the reference's name, arguments and results (equal up
+to float rounding); what differs is how the work is done:
+
+- Work is split into tasks (runs of images, rows or elements) that the threads of
+  ``handgrad.kernels.threads`` take in turn; each runs the whole pipeline on its task with single-threaded
+  BLAS (see that module for why).
+- Convolution works in chunks of whole images whose column matrix (``CHUNK_BYTES``) stays in the core's
+  cache: per chunk, im2col, the products, col2im in backward. The backward pass recomputes a
+  chunk's columns instead of keeping the whole column matrix of the forward pass (``N*OH*OW * KH*KW*C``
+  floats: 80 MB for the reference network's second conv at batch 128), which saves memory and runs the
+  products on cache-resident operands.
+- Pooling and ELU are single passes over channels-last memory; ELU's float32 ``expm1`` is a vectorized
+  polynomial (``numba_loops.elu_f32``, within 1 ulp), float64 uses the C library's. ``max_pool_elu_*``
+  computes ELU followed by max pooling as pooling followed by ELU (``handgrad.layers.fused``).
+- Outputs are channels-last arrays viewed as NCHW (as the references'), so the next layer reads them
+  without a copy; inputs of any memory layout are accepted (a non-channels-last input costs one copy).
+
+Buffer rule: an array handgrad hands out is never written again while anything references it. Large outputs
+(``POOL_MIN_BYTES`` and up) come from a pool of recycled buffers (``_empty``): a buffer is reused only when
+its reference count says that no array, view or cache refers to it any more, which a training loop
+guarantees from one step to the next. Recycling spares the kernel from handing fresh pages out every step
+(glibc returns freed large blocks to the system; with them the reference network's step took ~1,400 page
+faults and ~5 ms of system time at batch 64); ``release_buffers()`` empties the pool. Private scratch (one
+chunk's columns and their gradient) is reused across calls; it belongs to the thread that uses it and never
+escapes.
+"""
+from __future__ import annotations
+
+import math
+import sys
+import threading
+
+import numpy as np
+
+from handgrad.kernels import numba_loops as loops
+from handgrad.kernels import threads
+from handgrad.kernels.conv_geometry import ConvGeometry
+from handgrad.kernels.im2col import kernel_from_matrix, kernel_matrix
+
+# Bytes of one chunk's column matrix, per thread (at least one image). On the reference network (2 Zen 3
+# cores, 1 MB L2 each, 32 MB shared L3) chunks of 0.25 to 3 MB ran within noise of each other, 5 MB 10-20%
+# slower: the chunk and its gradient must stay in cache between im2col, the products and col2im. Each
+# thread's scratch is about twice this.
+CHUNK_BYTES = 2 << 20
+# Smallest task worth handing to another thread (a hand-off costs ~20-50 us, ~100 us of work): multiply-adds
+# for products, elements for element-wise passes. Smaller layers (gradient checks) run on the calling thread.
+MIN_TASK_MACS = 1 << 22
+MIN_TASK_ELEMENTS = 1 << 15
+
+_scratch = threading.local()
+
+
+def _buffer(name: str, size: int, dtype) -> np.ndarray:
+    """A 1-D scratch array of ``size`` elements, reused across calls, private to the calling thread."""
+    pool = _scratch.__dict__.setdefault("pool", {})
+    key = (name, np.dtype(dtype))
+    buf = pool.get(key)
+    if buf is None or buf.size < size:
+        buf = pool[key] = np.empty(size, dtype=dtype)
+    return buf[:size]
+
+
+# Outputs of at least this many bytes come from the recycling pool; at most POOL_PER_SIZE buffers of one size
+# and POOL_MAX_BYTES in all are kept (beyond that, plain allocations).
+POOL_MIN_BYTES = 1 << 18
+POOL_PER_SIZE = 4
+POOL_MAX_BYTES = 1 << 30
+_pool: dict[tuple, list] = {}
+_pool_bytes = 0
+_pool_lock = threading.Lock()
+
+
+def _empty(shape, dtype) -> np.ndarray:
+    """``np.empty(shape, dtype)``, C-contiguous, recycled from the pool when a free buffer of that size exists.
+
+    A pooled buffer is free when only the pool refers to it: ``sys.getrefcount`` counts the pool's list entry
+    and its own argument. Every array handed out is a view of the pooled buffer, and so is every array
+    derived from it, so while any of them is alive the buffer is in use.
+    """
+    global _pool_bytes
+    dtype = np.dtype(dtype)
+    size = math.prod(shape)
+    if size * dtype.itemsize < POOL_MIN_BYTES:
+        return np.empty(shape, dtype=dtype)
+    with _pool_lock:
+        buffers = _pool.setdefault((size, dtype), [])
+        for i in range(len(buffers)):
+            if sys.getrefcount(buffers[i]) == 2:
+                return buffers[i].reshape(shape)
+        if len(buffers) >= POOL_PER_SIZE or _pool_bytes + size * dtype.itemsize > POOL_MAX_BYTES:
+            return np.empty(shape, dtype=dtype)
+        buffers.append(np.empty(size, dtype=dtype))
+        _pool_bytes += size * dtype.itemsize
+        return buffers[-1].reshape(shape)
+
+
+def release_buffers() -> None:
+    """Drop the pool's references: buffers no longer in use go back to the system."""
+    global _pool_bytes
+    with _pool_lock:
+        _pool.clear()
+        _pool_bytes = 0
+
+
+def channels_last(x: np.ndarray) -> np.ndarray:
+    """``(N, C, H, W)`` -> C-contiguous ``(N, H, W, C)``: a view when ``x`` is channels-last in memory, else a copy."""
+    return np.ascontiguousarray(x.transpose(0, 2, 3, 1))
+
+
+# ---------------------------------------------------------------------------------------------- convolution
+# Inputs with fewer channels than this (the first layer: 1 or 3) use the transposed, channels-first im2col,
+# whose copies are runs of a whole output row instead of runs of KW*C floats.
+FEW_CHANNELS = 8
+
+
+def conv2d_forward(x: np.ndarray, W: np.ndarray, b: np.ndarray | None, g: ConvGeometry):
+    """As ``reference.conv2d_forward``; ``cache`` holds the input (not the column matrix) and the kernel matrix.
+
+    Many channels: channels-last input, ``cols (rows, KH*KW*C)``, ``z = cols @ W_mat.T``. Few channels:
+    channels-first input, ``cols_t (C*KH*KW, rows)``, ``z = cols_t.T @ W.reshape(F, -1).T`` (the products
+    take the transposed operands as they are).
+    """
+    N, C = x.shape[:2]
+    F = W.shape[0]
+    P = g.OH * g.OW
+    few = C < FEW_CHANNELS
+    if few:
+        x_arr = np.ascontiguousarray(x)  # (N, C, H, W)
+        W_mat = W.reshape(F, -1).copy()  # (F, C*KH*KW); a copy: backward uses the weights of this forward
+        im2col = loops.im2col_channels_first
+    else:
+        x_arr = channels_last(x)  # (N, H, W, C)
+        W_mat = kernel_matrix(W)  # (F, KH*KW*C)
+        im2col = loops.im2col
+    K = W_mat.shape[1]
+    z = _empty((N * P, F), x.dtype)  # (N*OH*OW, F), channels last
+    step = max(1, CHUNK_BYTES // (P * K * x.itemsize))  # images per chunk
+
+    def task(lo, hi, _):
+        cols_buf = _buffer("cols", step * P * K, x.dtype)
+        for n0 in range(lo, hi, step):
+            n1 = min(hi, n0 + step)
+            rows = (n1 - n0) * P
+            if few:
+                cols_t = cols_buf[: rows * K].reshape(K, rows)  # (C*KH*KW, (n1-n0)*OH*OW)
+                im2col(x_arr[n0:n1], g.KH, g.KW, g.SH, g.SW, g.top, g.left, g.OH, g.OW, cols_t)
+                cols = cols_t.T
+            else:
+                cols = cols_buf[: rows * K].reshape(rows, K)  # ((n1-n0)*OH*OW, KH*KW*C)
+                im2col(x_arr[n0:n1], g.KH, g.KW, g.SH, g.SW, g.top, g.left, g.OH, g.OW, cols)
+            z_chunk = z[n0 * P : n1 * P]  # ((n1-n0)*OH*OW, F)
+            np.matmul(cols, W_mat.T, out=z_chunk)
+            if b is not None:
+                loops.add_bias(z_chunk, b)
+
+    threads.parallel_for(task, N, _conv_grain(N, step, P * K * F))
+    z = z.reshape(N, g.OH, g.OW, F).transpose(0, 3, 1, 2)  # (N, F, OH, OW), channels last
+    return z, (x_arr, W_mat, few)
+
+
+def conv2d_backward(dz: np.ndarray, cache, g: ConvGeometry, input_grad: bool = True):
+    """As ``reference.conv2d_backward``: per chunk, ``dW_mat += dZ.T @ cols`` and ``dx = col2im(dZ @ W_mat)``."""
+    x_arr, W_mat, few = cache
+    N = x_arr.shape[0]
+    F, K = W_mat.shape
+    P = g.OH * g.OW
+    dtype = W_mat.dtype
+    dz_mat = channels_last(dz.astype(dtype, copy=False)).reshape(N * P, F)  # (N*OH*OW, F); free when channels last
+    dx = _empty(x_arr.shape, dtype) if input_grad else None  # like the cached input: NCHW or NHWC
+    step = max(1, CHUNK_BYTES // (P * K * dtype.itemsize))  # images per chunk
+    im2col, col2im = ((loops.im2col_channels_first, loops.col2im_channels_first) if few
+                      else (loops.im2col, loops.col2im))
+
+    grain = _conv_grain(N, step, P * K * F)
+    tasks = -(-N // grain)
+    # One partial sum per task, added in task order afterwards: which thread runs a task varies from call to
+    # call, so per-thread sums would make dW and db differ in the last bits between identical runs.
+    dW_parts = np.zeros((tasks, F, K), dtype=dtype)
+    db_parts = np.zeros((tasks, F))  # float64
+
+    def task(lo, hi, _):
+        dW_part, db_part = dW_parts[lo // grain], db_parts[lo // grain]  # this task's partial sums
+        cols_buf = _buffer("cols", step * P * K, dtype)
+        dcols_buf = _buffer("dcols", step * P * K, dtype) if input_grad else None
+        dW_chunk = _buffer("dW", F * K, dtype).reshape(F, K)  # (F, K)
+        for n0 in range(lo, hi, step):
+            n1 = min(hi, n0 + step)
+            rows = (n1 - n0) * P
+            dz_chunk = dz_mat[n0 * P : n1 * P]  # ((n1-n0)*OH*OW, F)
+            loops.add_column_sums(dz_chunk, db_part)
+            if few:
+                cols_t = cols_buf[: rows * K].reshape(K, rows)  # (C*KH*KW, (n1-n0)*OH*OW)
+                im2col(x_arr[n0:n1], g.KH, g.KW, g.SH, g.SW, g.top, g.left, g.OH, g.OW, cols_t)
+                cols = cols_t.T
+            else:
+                cols = cols_buf[: rows * K].reshape(rows, K)  # ((n1-n0)*OH*OW, KH*KW*C)
+                im2col(x_arr[n0:n1], g.KH, g.KW, g.SH, g.SW, g.top, g.left, g.OH, g.OW, cols)
+            if few:  # (K, F) = cols_t @ dZ: ~15% faster than dZ.T @ cols_t.T for K = 25 or 75
+                np.matmul(cols_t, dz_chunk, out=dW_chunk.reshape(K, F))
+                dW_part += dW_chunk.reshape(K, F).T
+            else:
+                np.matmul(dz_chunk.T, cols, out=dW_chunk)
+                dW_part += dW_chunk
+            if input_grad:
+                if few:
+                    dcols_t = dcols_buf[: rows * K].reshape(K, rows)  # (C*KH*KW, (n1-n0)*OH*OW)
+                    np.matmul(W_mat.T, dz_chunk.T, out=dcols_t)
+                    col2im(dcols_t, g.KH, g.KW, g.SH, g.SW, g.top, g.left, g.OH, g.OW, dx[n0:n1])
+                else:
+                    dcols = dcols_buf[: rows * K].reshape(rows, K)  # ((n1-n0)*OH*OW, KH*KW*C)
+                    np.matmul(dz_chunk, W_mat, out=dcols)
+                    col2im(dcols, g.KH, g.KW, g.SH, g.SW, g.top, g.left, g.OH, g.OW, dx[n0:n1])
+
+    threads.parallel_for(task, N, grain)
+    dW_mat, db = dW_parts[0], db_parts[0]
+    for i in range(1, tasks):
+        dW_mat += dW_parts[i]
+        db += db_parts[i]
+    db = db.astype(dtype)
+    if few:
+        dW = dW_mat.reshape(F, x_arr.shape[1], g.KH, g.KW)  # (F, C, KH, KW), the natural order
+        return dW, db, dx  # dx (N, C, H, W)
+    dW = kernel_from_matrix(dW_mat, (F, x_arr.shape[3], g.KH, g.KW))
+    return dW, db, (dx.transpose(0, 3, 1, 2) if input_grad else None)  # dx (N, C, H, W), channels last
+
+
+def _conv_grain(N: int, step: int, macs_per_image: int) -> int:
+    """Images per task: a few tasks per thread, at most a chunk's worth, at least ``MIN_TASK_MACS`` of work."""
+    return max(-(-MIN_TASK_MACS // max(1, macs_per_image)), min(step, threads.grain_for(N, 1)))
+
+
+# ---------------------------------------------------------------------------------------------- dense
+def dense_forward(x: np.ndarray, W: np.ndarray, b: np.ndarray | None) -> np.ndarray:
+    """As ``reference.dense_forward``: each thread computes its rows of ``z = x @ W + b``."""
+    N, n_in = x.shape
+    z = _empty((N, W.shape[1]), W.dtype)  # (N, out)
+
+    def task(lo, hi, _):
+        np.matmul(x[lo:hi], W, out=z[lo:hi])
+        if b is not None:
+            z[lo:hi] += b
+
+    threads.parallel_for(task, N, _split_grain(N, W.size))
+    return z
+
+
+def dense_backward(dz: np.ndarray, x: np.ndarray, W: np.ndarray, input_grad: bool = True):
+    """As ``reference.dense_backward``: ``dW = x.T @ dz`` split over input features, ``dx = dz @ W.T`` over rows."""
+    N, n_in = x.shape
+    n_out = W.shape[1]
+    dz = np.ascontiguousarray(dz, dtype=W.dtype)  # (N, out)
+    dW = _empty((n_in, n_out), W.dtype)  # (in, out)
+    dx = _empty((N, n_in), W.dtype) if input_grad else None  # (N, in)
+
+    def weight_task(lo, hi, _):
+        np.matmul(x[:, lo:hi].T, dz, out=dW[lo:hi])
+
+    def input_task(lo, hi, _):
+        np.matmul(dz[lo:hi], W.T, out=dx[lo:hi])
+
+    threads.parallel_for(weight_task, n_in, _split_grain(n_in, N * n_out))
+    if input_grad:
+        threads.parallel_for(input_task, N, _split_grain(N, W.size))
+    return dW, dz.sum(axis=0), dx
+
+
+def _split_grain(n: int, macs_per_item: int) -> int:
+    """Items per task for a product: one task per thread (each packs its own copy of the shared operand)."""
+    return max(-(-MIN_TASK_MACS // max(1, macs_per_item)), -(-n // threads.num_threads()))
+
+
+# ---------------------------------------------------------------------------------------------- pooling
+def _argmax_dtype(g: ConvGeometry):
+    return np.int8 if g.KH * g.KW <= 127 else np.int32
+
+
+def max_pool_forward(x: np.ndarray, g: ConvGeometry):
+    """As ``reference.max_pool_forward``; ``argmax`` is channels-last ``(N, OH, OW, C)``, int8 for windows up to 127."""
+    N, C = x.shape[:2]
+    x_nhwc = channels_last(x)  # (N, H, W, C)
+    y = _empty((N, g.OH, g.OW, C), x.dtype)  # (N, OH, OW, C)
+    argmax = _empty((N, g.OH, g.OW, C), _argmax_dtype(g))
+
+    def task(lo, hi, _):
+        loops.max_pool(x_nhwc[lo:hi], g.KH, g.KW, g.SH, g.SW, y[lo:hi], argmax[lo:hi])
+
+    threads.parallel_for(task, N, threads.grain_for(N, MIN_TASK_ELEMENTS // max(1, x[0].size)))
+    return y.transpose(0, 3, 1, 2), argmax  # (N, C, OH, OW), channels last
+
+
+def max_pool_backward(dy: np.ndarray, argmax: np.ndarray, x_shape, g: ConvGeometry) -> np.ndarray:
+    """As ``reference.max_pool_backward``; ``argmax`` from ``max_pool_forward`` above."""
+    N, C, H, W = x_shape
+    dy_nhwc = channels_last(dy)  # (N, OH, OW, C)
+    dx = _empty((N, H, W, C), dy.dtype)  # (N, H, W, C)
+
+    def task(lo, hi, _):
+        loops.max_pool_backward(dy_nhwc[lo:hi], argmax[lo:hi], g.KH, g.KW, g.SH, g.SW, dx[lo:hi])
+
+    threads.parallel_for(task, N, threads.grain_for(N, MIN_TASK_ELEMENTS // max(1, H * W * C)))
+    return dx.transpose(0, 3, 1, 2)  # (N, C, H, W), channels last
+
+
+# ---------------------------------------------------------------------------------------------- ELU
+def _memory_order(a: np.ndarray):
+    """Axis permutation ``p`` such that ``a.transpose(p)`` is C-contiguous, or None if ``a`` is not dense."""
+    p = tuple(sorted(range(a.ndim), key=lambda i: -a.strides[i]))
+    return p if a.transpose(p).flags.c_contiguous else None
+
+
+def _flat_like(a: np.ndarray, order):
+    """``(out, a_flat, out_flat)``: a new array with ``a``'s memory layout, and 1-D views of both in memory order."""
+    out_flat = _empty((a.size,), a.dtype)
+    shape_in_order = tuple(a.shape[i] for i in order)
+    out = out_flat.reshape(shape_in_order).transpose(np.argsort(order))  # a's shape, a's memory layout
+    return out, a.transpose(order).reshape(-1), out_flat
+
+
+def _dense(a: np.ndarray):
+    """``(a, order)`` with ``a`` dense in memory (a C-contiguous copy when it was not)."""
+    order = _memory_order(a)
+    if order is None:
+        a = np.ascontiguousarray(a)
+        order = tuple(range(a.ndim))
+    return a, order
+
+
+def elu_forward(x: np.ndarray, alpha: float) -> np.ndarray:
+    """As ``reference.elu_forward``; the output has ``x``'s memory layout."""
+    x, order = _dense(x)
+    y, x_flat, y_flat = _flat_like(x, order)
+    if x.dtype == np.float32:
+        kernel, a = loops.elu_f32, np.float32(alpha)
+    else:
+        kernel, a = loops.elu_f64, float(alpha)
+
+    def task(lo, hi, _):
+        kernel(x_flat[lo:hi], a, y_flat[lo:hi])
+
+    threads.parallel_for(task, x.size, threads.grain_for(x.size, MIN_TASK_ELEMENTS))
+    return y
+
+
+def elu_backward(dy: np.ndarray, y: np.ndarray, alpha: float) -> np.ndarray:
+    """As ``reference.elu_backward``; ``dx`` has ``y``'s memory layout whatever ``dy``'s."""
+    y, order = _dense(y)
+    dy_flat = np.ascontiguousarray(np.asarray(dy, dtype=y.dtype).transpose(order)).reshape(-1)  # copy if layouts differ
+    dx, y_flat, dx_flat = _flat_like(y, order)
+    a = y.dtype.type(alpha)
+
+    def task(lo, hi, _):
+        loops.elu_backward(dy_flat[lo:hi], y_flat[lo:hi], a, dx_flat[lo:hi])
+
+    threads.parallel_for(task, y.size, threads.grain_for(y.size, MIN_TASK_ELEMENTS))
+    return dx
+
+
+# ---------------------------------------------------------------------------------------------- ELU + max pooling
+def max_pool_elu_forward(x: np.ndarray, alpha: float, g: ConvGeometry):
+    """``MaxPool(ELU(x))`` computed as ``ELU(MaxPool(x))``; returns ``(y, argmax)`` as ``max_pool_forward``.
+
+    Equal because ELU is increasing, so each window's maximum and its position are the same before and
+    after ELU (up to float rounding; where ELU saturates to ``-alpha`` a tie in ``ELU(x)`` may break towards
+    another position, whose gradient is 0 as well). ELU then runs on the pooled map: ``KH*KW`` times fewer
+    exponentials, and the full-size ELU output is never written.
+    """
+    N, C = x.shape[:2]
+    x_nhwc = channels_last(x)  # (N, H, W, C)
+    pooled = _empty((N, g.OH, g.OW, C), x.dtype)  # (N, OH, OW, C), max of x
+    y = _empty((N, g.OH, g.OW, C), x.dtype)  # (N, OH, OW, C), ELU of the max
+    argmax = _empty((N, g.OH, g.OW, C), _argmax_dtype(g))
+    elu, a = (loops.elu_f32, np.float32(alpha)) if x.dtype == np.float32 else (loops.elu_f64, float(alpha))
+
+    def task(lo, hi, _):
+        loops.max_pool(x_nhwc[lo:hi], g.KH, g.KW, g.SH, g.SW, pooled[lo:hi], argmax[lo:hi])
+        elu(pooled[lo:hi].reshape(-1), a, y[lo:hi].reshape(-1))
+
+    threads.parallel_for(task, N, threads.grain_for(N, MIN_TASK_ELEMENTS // max(1, x[0].size)))
+    return y.transpose(0, 3, 1, 2), argmax  # (N, C, OH, OW), channels last
+
+
+def max_pool_elu_backward(dy: np.ndarray, y: np.ndarray, argmax: np.ndarray, alpha: float, x_shape,
+                          g: ConvGeometry) -> np.ndarray:
+    """Gradient of ``max_pool_elu_forward``: ``dx = MaxPool'(ELU'(y) * dy)``, ELU's derivative taken at the
+    pooled output ``y`` (the ELU output at each window's maximum)."""
+    N, C, H, W = x_shape
+    dy_nhwc = channels_last(np.asarray(dy, dtype=y.dtype))  # (N, OH, OW, C)
+    y_nhwc = channels_last(y)  # (N, OH, OW, C)
+    dpooled = _empty(y_nhwc.shape, y.dtype)  # (N, OH, OW, C)
+    dx = _empty((N, H, W, C), y.dtype)  # (N, H, W, C)
+    a = y.dtype.type(alpha)
+
+    def task(lo, hi, _):
+        loops.elu_backward(dy_nhwc[lo:hi].reshape(-1), y_nhwc[lo:hi].reshape(-1), a, dpooled[lo:hi].reshape(-1))
+        loops.max_pool_backward(dpooled[lo:hi], argmax[lo:hi], g.KH, g.KW, g.SH, g.SW, dx[lo:hi])
+
+    threads.parallel_for(task, N, threads.grain_for(N, MIN_TASK_ELEMENTS // max(1, H * W * C)))
+    return dx.transpose(0, 3, 1, 2)  # (N, C, H, W), channels last
