@@ -200,7 +200,8 @@ def main(argv=None) -> int:
     p.add_argument("--no-progress", action="store_true")
     args = p.parse_args(argv)
 
-    data = datasets.prepare("fashion-mnist", validation_size=args.validation_size, seed=args.seed, data_dir=args.data_dir)
+    data = datasets.prepare("fashion-mnist", validation_size=args.validation_size, seed=args.seed,
+                            data_dir=args.data_dir)
     if args.train_size:
         data.x_train, data.y_train = data.x_train[: args.train_size], data.y_train[: args.train_size]
     out_dir = Path(args.out_dir)

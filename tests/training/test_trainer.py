@@ -155,7 +155,8 @@ def test_nan_guard_names_the_data_term_and_the_last_good_checkpoint(tmp_path):
     assert load_checkpoint(tmp_path / "checkpoints" / "last.npz").epoch == 1
 
 
-@pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning", "ignore:invalid value encountered:RuntimeWarning")
+@pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning",
+                            "ignore:invalid value encountered:RuntimeWarning")
 def test_nan_guard_names_the_activity_term():
     x, y = make_data()
     model = make_model(activity_l2=1.0)

@@ -58,8 +58,9 @@ def run(args) -> int:
     result = evaluate(model, x, y)
     matrix = confusion_matrix(y, result["predictions"], len(meta["class_names"]))
     if args.json:
-        print(json.dumps({"accuracy": result["accuracy"], "loss": {k: result[k] for k in ("total", "data", "weight", "activity")},
-                          "class_names": meta["class_names"], "confusion_matrix": matrix.tolist()}, indent=2))
+        loss = {k: result[k] for k in ("total", "data", "weight", "activity")}
+        print(json.dumps({"accuracy": result["accuracy"], "loss": loss, "class_names": meta["class_names"],
+                          "confusion_matrix": matrix.tolist()}, indent=2))
     else:
         print(f"checkpoint {args.checkpoint} (epoch {ckpt.epoch}), {config.dataset} {args.split} split")
         print(format_report(result["accuracy"], meta["class_names"], matrix))

@@ -34,7 +34,8 @@ def compare(loss_fn: Callable[[dict], float], params: dict, grads: dict, *, samp
     def evaluate():
         value = loss_fn(work)
         if not np.isscalar(value) and np.ndim(value) != 0:
-            raise TypeError(f"compare: loss_fn must return a float, got {type(value).__name__} of shape {np.shape(value)}")
+            raise TypeError(f"compare: loss_fn must return a float, "
+                            f"got {type(value).__name__} of shape {np.shape(value)}")
         return float(value)
 
     atol = noise_floor(evaluate(), eps)

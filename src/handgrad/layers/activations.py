@@ -92,7 +92,10 @@ class ReLU(Activation):
 
 
 class LeakyReLU(Activation):
-    """``x if x > 0 else negative_slope * x``. Args: ``negative_slope=0.3`` (Keras's default; PyTorch uses 0.01), > 0."""
+    """``x if x > 0 else negative_slope * x``.
+
+    Args: ``negative_slope=0.3`` (Keras's default; PyTorch uses 0.01), > 0.
+    """
 
     def __init__(self, negative_slope: float = 0.3, **kwargs):
         super().__init__(**kwargs)

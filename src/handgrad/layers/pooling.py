@@ -20,11 +20,13 @@ class _Pool2D(Layer):
 
     def _build(self, input_shape, rng):
         if len(input_shape) != 3:
-            raise ShapeError(f"{self.name}: {type(self).__name__} expects per-sample input (C, H, W), got {input_shape}")
+            raise ShapeError(f"{self.name}: {type(self).__name__} expects per-sample input (C, H, W), "
+                             f"got {input_shape}")
         C, H, W = input_shape
         g = conv_geometry(H, W, self.pool_size, self.stride, "valid")
         if g.OH < 1 or g.OW < 1:
-            raise ShapeError(f"{self.name}: pool_size {self.pool_size} is larger than the input (C, H, W) = {input_shape}")
+            raise ShapeError(f"{self.name}: pool_size {self.pool_size} is larger than the input "
+                             f"(C, H, W) = {input_shape}")
         self.geometry = g
         return (C, g.OH, g.OW)
 

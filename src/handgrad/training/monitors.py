@@ -86,7 +86,8 @@ class PenaltyMonitor:
             self.echo(f"warning: the weight penalty is {report['weight_penalty_share']:.0%} of the total loss "
                       f"(more than {self.warn_share:.0%}); lower the kernel regularizer's coefficients")
         for name, entry in report.items():
-            if isinstance(entry, dict) and entry.get("near_zero", 0) > DEAD_FRACTION and (name, "dead") not in self.warned:
+            dead = isinstance(entry, dict) and entry.get("near_zero", 0) > DEAD_FRACTION
+            if dead and (name, "dead") not in self.warned:
                 self.warned.add((name, "dead"))
                 self.echo(f"warning: {entry['near_zero']:.0%} of {name}'s activations are near zero "
                           f"(|y| < {self.dead_threshold:g}): the layer has gone dead; if it carries a penalty, "
