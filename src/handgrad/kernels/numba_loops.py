@@ -109,6 +109,14 @@ def col2im(dcols, KH, KW, SH, SW, top, left, OH, OW, dx):
                                 xf[d + c] += df[sk + c]
 
 
+@njit(nogil=True, cache=True, inline="always")
+def _columns_inside(W, OW, SW, left, kw):
+    """``(lo, hi)``: the output columns ``ow in [lo, hi)`` whose input column ``ow*SW - left + kw`` is in ``[0, W)``."""
+    lo = 0 if left - kw <= 0 else min(OW, (left - kw + SW - 1) // SW)
+    hi = 0 if W - 1 + left - kw < 0 else min(OW, (W - 1 + left - kw) // SW + 1)
+    return lo, max(lo, hi)
+
+
 @njit(nogil=True, cache=True)
 def im2col_channels_first(x, KH, KW, SH, SW, top, left, OH, OW, cols_t):
     """``cols_t[(c*KH + kh)*KW + kw, (n*OH + oh)*OW + ow] = xpad[n, c, oh*SH + kh, ow*SW + kw]``: im2col transposed.
@@ -125,10 +133,7 @@ def im2col_channels_first(x, KH, KW, SH, SW, top, left, OH, OW, cols_t):
         for kh in range(KH):
             for kw in range(KW):
                 row = ((c * KH + kh) * KW + kw) * M
-                # output columns whose input column ow*SW - left + kw lies in [0, W)
-                ow_lo = 0 if left - kw <= 0 else min(OW, (left - kw + SW - 1) // SW)
-                ow_hi = 0 if W - 1 + left - kw < 0 else min(OW, (W - 1 + left - kw) // SW + 1)
-                ow_hi = max(ow_lo, ow_hi)
+                ow_lo, ow_hi = _columns_inside(W, OW, SW, left, kw)
                 for n in range(N):
                     for oh in range(OH):
                         ih = oh * SH - top + kh
@@ -167,9 +172,7 @@ def col2im_channels_first(dcols_t, KH, KW, SH, SW, top, left, OH, OW, dx):
         for kh in range(KH):
             for kw in range(KW):
                 row = ((c * KH + kh) * KW + kw) * M
-                ow_lo = 0 if left - kw <= 0 else min(OW, (left - kw + SW - 1) // SW)
-                ow_hi = 0 if W - 1 + left - kw < 0 else min(OW, (W - 1 + left - kw) // SW + 1)
-                ow_hi = max(ow_lo, ow_hi)
+                ow_lo, ow_hi = _columns_inside(W, OW, SW, left, kw)
                 for n in range(N):
                     for oh in range(OH):
                         ih = oh * SH - top + kh
