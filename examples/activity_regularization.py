@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from handgrad import datasets
+from handgrad._atomic import atomic_write_text
 from handgrad.config import TrainConfig
 from handgrad.layers import Conv2D
 from handgrad.losses import softmax_cross_entropy
@@ -102,11 +103,12 @@ def run_variant(variant: Variant, data, epochs: int, out_dir: Path, seed: int, p
                       echo=lambda m: print(f"  [{variant.name}] {m}", flush=True))
     start = time.perf_counter()
     status = "ok"
-    try:
-        trainer.fit(data.x_train, data.y_train, (data.x_val, data.y_val), epochs=epochs)
-    except Exception as e:  # a diverged run is a result too
-        status = f"diverged: {e}"
-    test = evaluate(model, data.x_test, data.y_test)
+    with np.errstate(over="ignore", invalid="ignore"):  # a run that diverges stops at the trainer's NaN guard
+        try:
+            trainer.fit(data.x_train, data.y_train, (data.x_val, data.y_val), epochs=epochs)
+        except Exception as e:  # a diverged run is a result too
+            status = f"diverged: {e}"
+        test = evaluate(model, data.x_test, data.y_test)
     last = trainer.history.rows[-1] if trainer.history.rows else {}
     monitor = last.get("monitor", {})
     convs = [l.name for l in model.layers if isinstance(l, Conv2D)]
@@ -205,6 +207,7 @@ def main(argv=None) -> int:
     if args.train_size:
         data.x_train, data.y_train = data.x_train[: args.train_size], data.y_train[: args.train_size]
     out_dir = Path(args.out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
     chosen = [v for v in variants(tuple(args.strengths)) if not args.only or any(o in v.name for o in args.only)]
     results = []
     for v in chosen:
@@ -212,8 +215,7 @@ def main(argv=None) -> int:
         results.append(run_variant(v, data, args.epochs, out_dir, args.seed, not args.no_progress))
         print(f"   test accuracy {fmt(results[-1]['test_accuracy'], '.2%')}  ({results[-1]['seconds']:.0f} s)",
               flush=True)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "results.json").write_text(json.dumps(results, indent=1))
+        atomic_write_text(out_dir / "results.json", json.dumps(results, indent=1))  # after each run
     table = results_table(results)
     print(table)
     figures = write_figures(results, Path(args.figures))

@@ -3,6 +3,8 @@ import os
 import subprocess
 import sys
 import textwrap
+import threading
+import time
 
 import numpy as np
 import pytest
@@ -108,6 +110,30 @@ def test_tasks_are_shared_out_and_worker_errors_reach_the_caller():
         with pytest.raises(KeyError, match="boom"):
             threads.parallel_for(fail_on_the_third_task, 10, 3)
         assert threads.parallel_for(lambda lo, hi, s: s.append(lo), 0, 3, state=list) == [[]]
+    finally:
+        threads.set_num_threads(before)
+
+
+def test_workers_follow_the_callers_numpy_error_handling():
+    """``np.errstate`` is per thread: a kernel must not warn, raise or stay silent where NumPy's would not."""
+    before = threads.num_threads()
+    try:
+        threads.set_num_threads(2)
+        seen, who = [], set()
+
+        def record(lo, hi, _):
+            time.sleep(0.01)  # long enough for both threads to take tasks
+            seen.append(np.geterr()["over"])
+            who.add(threading.get_ident())
+
+        with np.errstate(over="raise"):
+            threads.parallel_for(record, 8, 1)
+        assert seen == ["raise"] * 8
+        seen.clear()
+        with np.errstate(over="ignore"):
+            threads.parallel_for(record, 8, 1)
+        assert seen == ["ignore"] * 8
+        assert len(who) == 2
     finally:
         threads.set_num_threads(before)
 

@@ -226,12 +226,14 @@ def parallel_for(fn, n: int, grain: int, state=None) -> list:
     def work():
         s = state() if state is not None else None
         ran = False
-        while (task := next(next_task)) < tasks:  # next() on a count is atomic under the GIL
-            fn(task * grain, min(n, (task + 1) * grain), s)
-            ran = True
+        with np.errstate(**errors):
+            while (task := next(next_task)) < tasks:  # next() on a count is atomic under the GIL
+                fn(task * grain, min(n, (task + 1) * grain), s)
+                ran = True
         if ran:
             states.append(s)  # list.append is atomic too
 
+    errors = np.geterr()  # NumPy's error handling is per thread: the workers follow the caller's
     next_task = itertools.count()
     with single_threaded_blas():
         _get_team().map(work, [()] * max(1, min(num_threads(), tasks)))
