@@ -16,7 +16,7 @@ For each run: test accuracy, sparsity of the conv outputs (fraction with |a| < 0
 penalty's share of the training loss. Writes a JSON file, two figures, and the results section of the guide
 (between its ``<!-- results:start -->`` and ``<!-- results:end -->`` markers).
 
-    python examples/activity_regularization.py               # the guide's numbers (10 runs of 8 epochs)
+    python examples/activity_regularization.py               # the guide's numbers (10 runs of 6 epochs)
     python examples/activity_regularization.py --epochs 2    # a quicker look
 """
 from __future__ import annotations
@@ -188,7 +188,7 @@ def update_guide(doc: Path, section: str) -> None:
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--epochs", type=int, default=8)
+    p.add_argument("--epochs", type=int, default=6)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--data-dir", default=None)
     p.add_argument("--train-size", type=int, default=None, help="use only this many training images")
