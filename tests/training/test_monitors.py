@@ -33,6 +33,19 @@ def test_sensible_activity_penalty_does_not_warn():
     assert 0 < history.column("monitor/conv2d/penalty_share")[-1] < 0.05
 
 
+def test_over_strong_weight_penalty_warns_once():
+    messages = []
+    x, y = make_data()
+    model = hg.Sequential([hg.Conv2D(4, 3, kernel_regularizer=hg.L2(1.0)), hg.ELU(), hg.Flatten(), hg.Dense(3)],
+                          input_shape=(1, 8, 8))
+    history = Trainer(model, make_optimizer(epochs=3), batch_size=32, progress=False, echo=messages.append).fit(
+        x, y, (x[:60], y[:60]), epochs=3)
+    warnings = [m for m in messages if m.startswith("warning")]
+    assert len(warnings) == 1 and warnings[0].startswith("warning: the weight penalty is")
+    assert "lower the kernel regularizers' coefficients" in warnings[0]
+    assert all(share > 0.5 for share in history.column("monitor/weight_penalty_share"))
+
+
 def test_history_holds_layer_statistics():
     _, history = train_and_collect(activity_l2=1e-4)
     monitor = history.rows[-1]["monitor"]

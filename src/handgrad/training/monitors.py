@@ -84,7 +84,8 @@ class PenaltyMonitor:
         if report["weight_penalty_share"] > self.warn_share and ("*", "weight") not in self.warned:
             self.warned.add(("*", "weight"))
             self.echo(f"warning: the weight penalty is {report['weight_penalty_share']:.0%} of the total loss "
-                      f"(more than {self.warn_share:.0%}); lower the kernel regularizer's coefficients")
+                      f"(more than {self.warn_share:.0%}); common late in training as the data loss falls, but "
+                      "if validation accuracy stalls, lower the kernel regularizers' coefficients")
         for name, entry in report.items():
             dead = isinstance(entry, dict) and entry.get("near_zero", 0) > DEAD_FRACTION
             if dead and (name, "dead") not in self.warned:
