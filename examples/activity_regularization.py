@@ -134,8 +134,11 @@ def results_table(results) -> str:
     for r in results:
         s = r["sparsity"]
         sparsity = " / ".join(fmt(v, ".1%") for v in s.values())
-        status = "" if r["status"] == "ok" else " (diverged)"
-        rows.append(f"| {r['variant']}{status} | {fmt(r['test_accuracy'], '.2%')} | {sparsity} | "
+        accuracy = fmt(r["test_accuracy"], ".2%")
+        if r["status"] != "ok":
+            where = re.search(r"at epoch (\d+), step (\d+)", r["status"])
+            accuracy = f"diverged: NaN loss at step {where[2]} of epoch {where[1]}" if where else "diverged"
+        rows.append(f"| {r['variant']} | {accuracy} | {sparsity} | "
                     f"{fmt(r['activity_share'], '.1%')} | {fmt(r['weight_share'], '.1%')} |")
     return "\n".join(rows)
 
