@@ -73,7 +73,7 @@ def test_validation_size_zero_gives_empty_arrays(data_dir):
 
 
 @pytest.mark.parametrize("kwargs, error, message", [
-    ({"validation_size": 400}, ValueError, r"validation_size must be in \[0, 400\).*got 400"),
+    ({"validation_size": 400}, ValueError, r"validation_size \(--validation-size\) must be in \[0, 400\).*got 400"),
     ({"validation_size": -1}, ValueError, "validation_size must be >= 0, got -1"),
     ({"validation_size": 10.0}, TypeError, "validation_size must be an integer, got 10.0"),
     ({"seed": -3}, ValueError, "seed must be >= 0, got -3"),

@@ -12,7 +12,7 @@ from handgrad.datasets.batches import minibatches, num_batches
 from handgrad.datasets.errors import (ChecksumError, DatasetError, DatasetFormatError, DatasetNotFoundError,
                                       DownloadError, ForbiddenGlobalError)
 from handgrad.datasets.loading import find, load
-from handgrad.datasets.locate import candidate_dirs
+from handgrad.datasets.locate import candidate_dirs, existing_data_dir
 from handgrad.datasets.registry import DATASETS, SPLITS, class_names
 from handgrad.datasets.splits import DataSplits, prepare
 
@@ -20,5 +20,5 @@ NAMES = tuple(DATASETS)
 
 __all__ = ["DATASETS", "NAMES", "SPLITS", "ChecksumError", "DataSplits", "DatasetError", "DatasetFormatError",
            "DatasetNotFoundError", "DownloadError", "ForbiddenGlobalError", "RandomCrop", "RandomCropFlip",
-           "RandomHorizontalFlip", "candidate_dirs", "class_names", "find", "load", "minibatches", "num_batches",
-           "prepare"]
+           "RandomHorizontalFlip", "candidate_dirs", "class_names", "existing_data_dir", "find", "load", "minibatches",
+           "num_batches", "prepare"]

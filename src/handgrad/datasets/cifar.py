@@ -60,6 +60,18 @@ def find_split(directory: Path, split: str) -> Located | None:
     return None
 
 
+def partial_split(directory: Path, split: str) -> tuple[list[str], list[str]] | None:
+    """``(present, missing)`` batch paths (relative to ``directory``) when a folder holds some but not all of the
+    split's batches of one encoding, else None."""
+    for folder, batches in ((PY_DIR, PY_BATCHES), (BIN_DIR, BIN_BATCHES)):
+        for d in (directory / folder, directory):
+            names = [str((d / b).relative_to(directory)) for b in batches[split]]
+            here = [n for n in names if (directory / n).is_file()]
+            if here and len(here) < len(names):
+                return here, [n for n in names if n not in here]
+    return None
+
+
 def read_split(located: Located) -> tuple[np.ndarray, np.ndarray]:
     """Read a located split.
 
@@ -84,9 +96,14 @@ def read_split(located: Located) -> tuple[np.ndarray, np.ndarray]:
 def read_tar_members(archive: Path, folder: str, names) -> dict[str, bytes]:
     """The bytes of ``folder/<name>`` for each name, read from a (gzipped) tar archive in memory."""
     wanted = {f"{folder}/{n}": n for n in names}
+    with open(archive, "rb") as raw:  # outside the try: an unreadable file is not a corrupt archive
+        return _read_members(raw, archive, wanted)
+
+
+def _read_members(raw, archive: Path, wanted: dict[str, str]) -> dict[str, bytes]:
     found: dict[str, bytes] = {}
     try:
-        with tarfile.open(archive, "r:*") as tar:
+        with tarfile.open(fileobj=raw, mode="r:*") as tar:
             for member in tar:
                 name = wanted.get(posixpath.normpath(member.name))
                 if name is None or not member.isfile():

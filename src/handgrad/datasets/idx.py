@@ -77,15 +77,32 @@ def read_idx(path) -> np.ndarray:
     return parse_idx(read_bytes(path), source=Path(path))
 
 
+def _is_data_file(path: Path) -> bool:
+    """A regular file, or a named pipe (data streamed by another process, read once like a file)."""
+    return path.is_file() or path.is_fifo()
+
+
 def find_split(directory: Path, split: str) -> Located | None:
     """The split's image and label files in ``directory`` (``stem.gz`` preferred over ``stem``), or None."""
     paths = []
     for stem in STEMS[split]:
-        found = next((p for p in (directory / f"{stem}.gz", directory / stem) if p.is_file()), None)
+        found = next((p for p in (directory / f"{stem}.gz", directory / stem) if _is_data_file(p)), None)
         if found is None:
             return None
         paths.append(found)
     return Located(directory, split, "idx", tuple(paths))
+
+
+def partial_split(directory: Path, split: str) -> tuple[list[str], list[str]] | None:
+    """``(present, missing)`` file names when ``directory`` holds some but not all of the split's files, else None.
+
+    A missing file is named by its stem (``stem.gz`` and ``stem`` are both accepted).
+    """
+    present, missing = [], []
+    for stem in STEMS[split]:
+        found = next((p for p in (directory / f"{stem}.gz", directory / stem) if _is_data_file(p)), None)
+        (present if found is not None else missing).append(found.name if found is not None else f"{stem}[.gz]")
+    return (present, missing) if present and missing else None
 
 
 def read_split(located: Located) -> tuple[np.ndarray, np.ndarray]:

@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 
 from handgrad.datasets import cifar, download as _download, idx, locate, registry
-from handgrad.datasets.errors import DatasetFormatError, DatasetNotFoundError, DownloadError
+from handgrad.datasets.errors import DatasetError, DatasetFormatError, DatasetNotFoundError, DownloadError
 from handgrad.datasets.locate import Located
 
 # format -> module with find_split(directory, split) -> Located | None, read_split(Located) -> (x, y),
@@ -15,7 +15,14 @@ _FORMATS = {"idx": idx, "cifar": cifar}
 
 
 def find(name: str, split: str, data_dir=None, download: bool = True, progress: bool = True) -> Located:
-    """Locate split ``split`` of data set ``name``, downloading it if no searched directory has it.
+    """Locate split ``split`` of data set ``name``, downloading it if it is not found.
+
+    With ``data_dir``, only that directory is used (never another one): the split is read from it, or, when it
+    holds none of the split's files and ``download`` is True, downloaded into it (the directory is created if
+    missing). It is an error, naming the directory, if ``data_dir`` is a file, if it holds only part of the split
+    (e.g. the images but not the labels: a download would mix your files with the official ones), or if it lacks
+    the split and ``download`` is False. Without ``data_dir``, the directories of ``locate`` are searched in
+    order and downloads go to ``~/.cache/handgrad/<name>``.
 
     Args:
         name, split, data_dir, download: as in ``load``.
@@ -23,7 +30,8 @@ def find(name: str, split: str, data_dir=None, download: bool = True, progress: 
 
     Raises:
         DatasetNotFoundError: not found, and ``download`` is False or the download failed; the message
-            lists the searched directories, the file names to put there and where to get them.
+            lists the searched directories, the file names to put there and where to get them. Also for a
+            ``data_dir`` that is a file or holds part of the split.
         ChecksumError: a download did not have the published SHA-256.
     """
     spec = registry.get(name)
@@ -31,14 +39,28 @@ def find(name: str, split: str, data_dir=None, download: bool = True, progress: 
     if not isinstance(download, bool):
         raise TypeError(f"datasets: download must be a bool, got {download!r} ({type(download).__name__})")
     fmt = _FORMATS[spec.format]
-    searched = locate.candidate_dirs(name, data_dir)
+    if data_dir is not None:
+        target = Path(data_dir).expanduser()
+        if target.exists() and not target.is_dir():
+            raise DatasetNotFoundError(f"data directory {target} (data_dir, --data-dir) is a file, not a directory")
+        searched = [target]
+    else:
+        target = locate.cache_dir(name)
+        searched = locate.candidate_dirs(name)
     for directory in searched:
         located = fmt.find_split(directory, split)
         if located is not None:
             return located
+    if data_dir is not None:
+        partial = fmt.partial_split(target, split)
+        if partial is not None:
+            present, missing = partial
+            raise DatasetNotFoundError(f"data directory {target} (data_dir, --data-dir) holds {', '.join(present)} "
+                                       f"but not {', '.join(missing)} of {spec.title}'s {split} split; add the "
+                                       f"missing files, or point data_dir (--data-dir) at a directory holding all")
     if not download:
-        raise DatasetNotFoundError(not_found_message(spec, split, searched, "download=False"))
-    target = Path(data_dir).expanduser() if data_dir is not None else locate.cache_dir(name)
+        reason = "download=False" + ("" if data_dir is None or target.exists() else f"; {target} does not exist")
+        raise DatasetNotFoundError(not_found_message(spec, split, searched, reason))
     try:
         _download.download_missing(spec.files[split], target, progress=progress)
     except DownloadError as e:
@@ -56,8 +78,9 @@ def load(name: str, split: str, data_dir=None, download: bool = True) -> tuple[n
     Args:
         name: ``"fashion-mnist"``, ``"mnist"`` or ``"cifar10"``.
         split: ``"train"`` or ``"test"``.
-        data_dir: directory holding this data set's files, searched first and used for downloads
-            (default None: see ``locate`` for the search order; downloads go to ``~/.cache/handgrad/<name>``).
+        data_dir: directory holding this data set's files, the only one used when given: read from, or
+            downloaded into when it holds none of the split's files (see ``find``); default None: see ``locate``
+            for the search order, downloads go to ``~/.cache/handgrad/<name>``.
         download: download the files from the official source if they are not found (default True).
 
     Shape:
@@ -66,8 +89,11 @@ def load(name: str, split: str, data_dir=None, download: bool = True) -> tuple[n
     """
     spec = registry.get(name)
     located = find(name, split, data_dir=data_dir, download=download)
-    x, y = _FORMATS[spec.format].read_split(located)
     where = ", ".join(str(p) for p in located.paths)
+    try:
+        x, y = _FORMATS[spec.format].read_split(located)
+    except OSError as e:  # unreadable (permissions, I/O error): one line naming the file
+        raise DatasetError(f"cannot read {e.filename or where}: {e.strerror or e}") from e
     if x.shape[1:] != spec.shape:
         raise DatasetFormatError(f"{where}: images have shape {x.shape[1:]}, expected {spec.shape} for {spec.title}")
     if y.size and (y.min() < 0 or y.max() >= spec.num_classes):

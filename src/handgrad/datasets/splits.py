@@ -92,10 +92,10 @@ def prepare(name: str = "fashion-mnist", validation_size: int = 5000, seed: int 
     if not isinstance(normalize, bool):
         raise TypeError(f"prepare: normalize must be a bool, got {normalize!r} ({type(normalize).__name__})")
     x_full, y_full = loading.load(name, "train", data_dir=data_dir)
-    x_test, y_test = loading.load(name, "test", data_dir=data_dir)
     if validation_size >= len(x_full):
-        raise ValueError(f"prepare: validation_size must be in [0, {len(x_full)}) for {spec.title}'s "
-                         f"{len(x_full)} training samples, got {validation_size}")
+        raise ValueError(f"prepare: validation_size (--validation-size) must be in [0, {len(x_full)}) for "
+                         f"{spec.title}'s {len(x_full)} training samples, got {validation_size}")
+    x_test, y_test = loading.load(name, "test", data_dir=data_dir)
     train_idx, val_idx = split_indices(len(x_full), validation_size, seed)
     x_train, y_train = x_full[train_idx], y_full[train_idx]
     x_val, y_val = x_full[val_idx], y_full[val_idx]
