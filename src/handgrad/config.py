@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 from dataclasses import dataclass, field
 
 from handgrad._validation import check_choice, check_int, check_number
@@ -11,6 +12,18 @@ from handgrad._validation import check_choice, check_int, check_number
 DATASETS = ("fashion-mnist", "mnist", "cifar10")
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "rmsprop", "adam", "adamw")
 SCHEDULES = ("constant", "step", "cosine")
+
+
+def check_run_name(owner: str, name) -> str:
+    """A run name is one path component: not empty, no ``/`` (or the OS's other separator), not ``.`` or ``..``,
+    no NUL; ``<out-dir>/<name>`` then always lies inside ``<out-dir>``."""
+    if not isinstance(name, str):
+        raise TypeError(f"{owner}: name must be a string, got {name!r} ({type(name).__name__})")
+    separators = [c for c in (os.sep, os.altsep, "/", "\0") if c]
+    if name in ("", ".", "..") or any(c in name for c in separators):
+        raise ValueError(f"{owner}: name must be a single directory name inside --out-dir (not empty, '.' or '..', "
+                         f"no '/'), got {name!r}")
+    return name
 
 
 def _f(default, help, **kw):
@@ -87,6 +100,17 @@ class TrainConfig:
         check_number(o, "penalty_warn_share", self.penalty_warn_share, minimum=0.0, maximum=1.0, strict_min=True)
         check_number(o, "dead_threshold", self.dead_threshold, minimum=0.0, strict_min=True)
         check_int(o, "seed", self.seed, minimum=0)
+        # Cross-field checks: the message names both fields (as flags, see handgrad.cli.train.config_error).
+        if self.warmup_epochs > self.epochs:
+            raise ValueError(f"{o}: warmup_epochs must be <= --epochs ({self.epochs}), got {self.warmup_epochs!r}: "
+                             "the learning rate would never reach --lr")
+        if self.min_lr > self.lr:
+            raise ValueError(f"{o}: min_lr must be <= --lr ({self.lr!r}), got {self.min_lr!r}")
+        if self.early_stopping and self.validation_size == 0:
+            raise ValueError(f"{o}: early_stopping needs a validation set (--validation-size > 0), got "
+                             f"{self.early_stopping} with --validation-size 0")
+        if self.name is not None:
+            check_run_name(o, self.name)
         return self
 
     def to_dict(self) -> dict:

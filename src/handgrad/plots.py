@@ -116,7 +116,16 @@ def plot_run(run_dir, out_dir=None) -> dict[str, Path]:
     if not history.rows:
         raise ValueError(f"{run_dir}/history.json has no epochs yet")
     out_dir = Path(out_dir) if out_dir else run_dir / "plots"
-    return {name: save(make(history), out_dir / f"{name}.png") for name, make in FIGURES.items()}
+    return {name: save(_make(make, history, run_dir), out_dir / f"{name}.png") for name, make in FIGURES.items()}
+
+
+def _make(make, history: History, *run_dirs) -> Figure:
+    """``make(history)``; a history whose rows lack or garble what a figure needs is a ValueError naming it."""
+    try:
+        return make(history)
+    except (KeyError, TypeError, ValueError, IndexError) as e:
+        where = ", ".join(str(Path(d) / "history.json") for d in run_dirs)
+        raise ValueError(f"{where}: malformed history, cannot draw it ({type(e).__name__}: {e})") from e
 
 
 def compare_figure(histories: dict[str, History]) -> Figure:
@@ -139,4 +148,4 @@ def compare_runs(run_dirs, out) -> Path:
         if not (run_dir / "history.json").is_file():
             raise FileNotFoundError(f"{run_dir} has no history.json: is it a run directory of 'handgrad train'?")
         histories[run_dir.name] = History.load(run_dir)
-    return save(compare_figure(histories), out)
+    return save(_make(compare_figure, histories, *run_dirs), out)

@@ -1,5 +1,6 @@
 """``handgrad train`` / ``evaluate`` end to end on small files in the real IDX format, and the CLI's errors."""
 import json
+import os
 
 import numpy as np
 import pytest
@@ -28,8 +29,9 @@ def test_train_writes_the_run_directory(tmp_path, data_dir, capsys):
                        "--name", "r1", "--weight-l2", "1e-4", "--activity-l2", "1e-5", "--activity-on", "post"], capsys)
     assert code == 0, out.err
     run = tmp_path / "runs" / "r1"
-    assert sorted(p.name for p in run.iterdir()) == ["checkpoints", "config.json", "history.csv", "history.json",
-                                                     "metrics.json"]
+    assert sorted(p.name for p in run.iterdir()) == [".lock", "checkpoints", "config.json", "history.csv",
+                                                     "history.json", "metrics.json"]
+    assert (run / ".lock").read_text() == f"{os.getpid()}\n"  # the pid of the process that ran it
     config = json.loads((run / "config.json").read_text())
     assert (config["weight_l2"], config["activity_l2"], config["activity_on"], config["epochs"]) == (1e-4, 1e-5, "post", 2)
     metrics = json.loads((run / "metrics.json").read_text())

@@ -31,29 +31,82 @@ def format_report(accuracy: float, names, matrix: np.ndarray) -> str:
     lines += [f"  {n.ljust(width)}  {a:.2%}" for n, a in zip(names, per_class)]
     lines += ["", "confusion matrix (rows: true class, columns: predicted):",
               " " * (width + 2) + "".join(f"{i:>6}" for i in range(len(names)))]
-    lines += [f"  {n.ljust(width)}" + "".join(f"{v:>6}" for v in row) + f"   {i}" for i, (n, row) in
-              enumerate(zip(names, matrix))]
+    lines += [f"  {n.ljust(width)}" + "".join(f"{v:>6}" for v in row) for n, row in zip(names, matrix)]
     return "\n".join(lines)
+
+
+# Fields of a checkpoint's meta that evaluate needs (written by 'handgrad train').
+META_FIELDS = ("epoch", "config", "class_names", "input_shape", "normalization")
+
+
+def check_meta(path, meta) -> None:
+    """ValueError naming the checkpoint and the first missing or malformed field of its meta."""
+    if not isinstance(meta, dict):
+        raise ValueError(f"checkpoint {path}: its meta is a {type(meta).__name__}, not a dict; was it written by "
+                         "'handgrad train'?")
+    for key in META_FIELDS:
+        if key not in meta:
+            raise ValueError(f"checkpoint {path}: its meta lacks the field {key!r}; was it written by 'handgrad "
+                             "train'?")
+    norm = meta["normalization"]
+    if not isinstance(norm, dict) or not {"mean", "std"} <= set(norm):
+        raise ValueError(f"checkpoint {path}: its meta field 'normalization' must hold 'mean' and 'std', got {norm!r}")
+    if not isinstance(meta["config"], dict):
+        raise ValueError(f"checkpoint {path}: its meta field 'config' must be a dict, got {meta['config']!r}")
+    if not isinstance(meta["class_names"], list) or not meta["class_names"]:
+        raise ValueError(f"checkpoint {path}: its meta field 'class_names' must be a non-empty list, got "
+                         f"{meta['class_names']!r}")
+
+
+def check_finite(path, params: dict) -> None:
+    """ValueError naming the first parameter with NaN or infinite entries (a diverged run's weights)."""
+    for key, value in params.items():
+        bad = int(np.size(value) - np.count_nonzero(np.isfinite(value)))
+        if bad:
+            raise ValueError(f"checkpoint {path}: parameter {key} has {bad} non-finite (NaN or infinite) values of "
+                             f"{np.size(value)}; the run diverged before this checkpoint: evaluate an earlier one "
+                             "(best.npz)")
+
+
+def build_model(path, ckpt):
+    """The trained model of ``ckpt``; every way the checkpoint can disagree with itself is a ValueError naming it."""
+    from handgrad.config import TrainConfig
+
+    meta = ckpt.meta
+    check_meta(path, meta)
+    try:
+        # The run's name does not matter here (and older versions accepted names such as "a/b").
+        config = TrainConfig.from_dict({**meta["config"], "name": None})
+        model = config.build_model(tuple(meta["input_shape"]), num_classes=len(meta["class_names"]))
+        check_finite(path, ckpt.params)
+        model.set_weights(ckpt.params)
+    except (ValueError, TypeError, KeyError) as e:
+        message = e.args[0] if isinstance(e, KeyError) and e.args else str(e)  # str(KeyError) adds quotes
+        raise ValueError(message if message.startswith(f"checkpoint {path}") else f"checkpoint {path}: {message}") from e
+    return config, model
 
 
 def run(args) -> int:
     from handgrad import datasets
-    from handgrad.config import TrainConfig
     from handgrad.training import evaluate, load_checkpoint
 
     ckpt = load_checkpoint(args.checkpoint)
+    config, model = build_model(args.checkpoint, ckpt)
     meta = ckpt.meta
-    config = TrainConfig.from_dict(meta["config"])
-    model = config.build_model(tuple(meta["input_shape"]), num_classes=len(meta["class_names"]))
-    model.set_weights(ckpt.params)
+    data_dir = args.data_dir
+    if data_dir is None and config.data_dir is not None:
+        data_dir = datasets.existing_data_dir(config.data_dir, what="--data-dir of the training run; pass "
+                                                                     "--data-dir to use another")
+    elif data_dir is not None:
+        data_dir = datasets.existing_data_dir(data_dir)
     if args.split == "test":
-        x, y = datasets.load(config.dataset, "test", data_dir=args.data_dir or config.data_dir)
+        x, y = datasets.load(config.dataset, "test", data_dir=data_dir)
         mean = np.asarray(meta["normalization"]["mean"], dtype=np.float32).reshape(1, -1, 1, 1)
         std = np.asarray(meta["normalization"]["std"], dtype=np.float32).reshape(1, -1, 1, 1)
         x = (x - mean) / std
     else:
         data = datasets.prepare(config.dataset, validation_size=config.validation_size, seed=config.seed,
-                                data_dir=args.data_dir or config.data_dir)
+                                data_dir=data_dir)
         x, y = data.x_val, data.y_val
     result = evaluate(model, x, y)
     matrix = confusion_matrix(y, result["predictions"], len(meta["class_names"]))

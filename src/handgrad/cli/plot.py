@@ -17,15 +17,23 @@ def register(subparsers):
 
 
 def run_plot(args) -> int:
+    from pathlib import Path
+
     from handgrad.plots import plot_run
 
+    if args.out is not None and Path(args.out).exists() and not Path(args.out).is_dir():
+        raise ValueError(f"--out {args.out} is a file, not a directory")
     for name, path in plot_run(args.run_dir, args.out).items():
         print(f"{name}: {path}")
     return 0
 
 
 def run_compare(args) -> int:
+    from pathlib import Path
+
     from handgrad.plots import compare_runs
 
+    if Path(args.out).is_dir():
+        raise ValueError(f"--out {args.out} is a directory; give the PNG file to write, e.g. {args.out}/compare.png")
     print(compare_runs(args.run_dirs, args.out))
     return 0

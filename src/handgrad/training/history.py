@@ -48,7 +48,21 @@ class History:
 
     @classmethod
     def load(cls, run_dir) -> "History":
-        return cls(json.loads((Path(run_dir) / "history.json").read_text()))
+        """Read ``run_dir/history.json``; ValueError naming the file if it is not JSON or not a list of epoch rows
+        (dicts with an integer ``epoch`` and a ``train`` dict, as ``Trainer`` writes them)."""
+        path = Path(run_dir) / "history.json"
+        try:
+            rows = json.loads(path.read_text())
+        except (ValueError, UnicodeDecodeError) as e:
+            raise ValueError(f"{path} is not a history written by 'handgrad train': not valid JSON ({e})") from e
+        if not isinstance(rows, list):
+            raise ValueError(f"{path} is not a history written by 'handgrad train': expected a list of epoch rows, "
+                             f"got a JSON {type(rows).__name__}")
+        for i, row in enumerate(rows):
+            if not (isinstance(row, dict) and isinstance(row.get("epoch"), int) and isinstance(row.get("train"), dict)):
+                raise ValueError(f"{path} is not a history written by 'handgrad train': row {i} is not a dict with "
+                                 f"an integer 'epoch' and a 'train' dict: {str(row)[:80]}")
+        return cls(rows)
 
     def __len__(self) -> int:
         return len(self.rows)

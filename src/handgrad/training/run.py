@@ -4,8 +4,10 @@ Run directory ``<out_dir>/<name>/``:
 
 - ``config.json``: the config used (a resumed run keeps it);
 - ``history.json``, ``history.csv``: one row per epoch (loss terms, accuracy, learning rate, monitors);
-- ``checkpoints/last.npz`` (every epoch) and ``checkpoints/best.npz`` (lowest validation loss);
-- ``metrics.json``: test accuracy and loss terms of the final model, written at the end.
+- ``checkpoints/last.npz`` (every epoch) and ``checkpoints/best.npz`` (lowest validation loss; none without a
+  validation set, and ``metrics.json``'s ``best_checkpoint`` is then null);
+- ``metrics.json``: test accuracy and loss terms of the final model, written at the end;
+- ``.lock``: locked by the process running it, holds its pid (see ``rundir``).
 """
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ import numpy as np
 from handgrad import datasets, optim
 from handgrad._atomic import atomic_write_text
 from handgrad.config import TrainConfig
+from handgrad.training.rundir import claim_run_dir
 from handgrad.training.trainer import Trainer, evaluate
 
 # Flags that may change when a run is resumed; everything else must stay as the run started.
@@ -66,12 +69,26 @@ def resume_config(run_dir, overrides: dict) -> TrainConfig:
 
 
 def train(config: TrainConfig, *, resume: bool = False, run_dir=None, progress: bool = True, echo=print) -> dict:
-    """Run ``config`` (or continue the run in ``run_dir`` when ``resume``) and return the final metrics."""
+    """Run ``config`` (or continue the run in ``run_dir`` when ``resume``) and return the final metrics.
+
+    The run directory is claimed for the whole run (``rundir.claim_run_dir``: exclusive lock, writability
+    checked before any data is loaded, an existing or unfinished run is never replaced by a new one). Resuming a
+    run that has no checkpoint yet (it stopped during its first epoch) starts it from epoch 0 with its saved
+    config, and says so: with the same seed that is exactly the run that was interrupted.
+    """
     run_dir = Path(run_dir) if run_dir is not None else Path(config.out_dir) / (config.name or default_name(config))
+    if config.data_dir is not None:
+        datasets.existing_data_dir(config.data_dir)  # a typo is an error, not a download into a new directory
+    with claim_run_dir(run_dir, resume=resume, echo=echo):
+        return _train(config, run_dir, resume, progress, echo)
+
+
+def _train(config: TrainConfig, run_dir: Path, resume: bool, progress: bool, echo) -> dict:
     last = run_dir / "checkpoints" / "last.npz"
-    if not resume and last.exists():
-        raise FileExistsError(f"{run_dir} already holds a run; continue it with --resume {run_dir} "
-                              "or choose another --name")
+    best = run_dir / "checkpoints" / "best.npz"
+    if resume and not last.exists():
+        echo(f"{run_dir} has no checkpoint yet (it stopped during its first epoch): starting it again from "
+             "epoch 0 with its saved config")
     start = time.perf_counter()
     data = datasets.prepare(config.dataset, validation_size=config.validation_size, seed=config.seed,
                             data_dir=config.data_dir)
@@ -87,7 +104,6 @@ def train(config: TrainConfig, *, resume: bool = False, run_dir=None, progress: 
                       early_stopping=config.early_stopping, progress=progress, echo=echo,
                       monitor={"warn_share": config.penalty_warn_share, "dead_threshold": config.dead_threshold},
                       meta=meta)
-    run_dir.mkdir(parents=True, exist_ok=True)
     if resume and last.exists():
         trainer.restore(last)
         echo(f"resuming {run_dir} after epoch {trainer.epoch}")
@@ -98,12 +114,13 @@ def train(config: TrainConfig, *, resume: bool = False, run_dir=None, progress: 
     test = evaluate(model, data.x_test, data.y_test)
     test.pop("predictions")
     last_row = trainer.history.rows[-1]
+    # No validation set (--validation-size 0): no epoch is "best", and no best.npz is written.
     metrics = {"test_accuracy": test["accuracy"], "test": test, "epochs": trainer.epoch,
                "stopped_early": trainer.stopped_early, "train_seconds_this_session": time.perf_counter() - start,
                "train_seconds_all_epochs": sum(r["train"]["seconds"] for r in trainer.history.rows),
                "final_train": last_row["train"], "final_val": last_row.get("val"),
                "penalty_share": {k: v for k, v in last_row.get("monitor", {}).items() if k.endswith("share")},
-               "checkpoint": str(last), "best_checkpoint": str(run_dir / "checkpoints" / "best.npz")}
+               "checkpoint": str(last), "best_checkpoint": str(best) if best.exists() else None}
     atomic_write_text(run_dir / "metrics.json", json.dumps(metrics, indent=2))
     echo(f"test accuracy {test['accuracy']:.2%}  (loss {test['total']:.4f}: data {test['data']:.4f}, "
          f"weight {test['weight']:.4f}, activity {test['activity']:.4f}); metrics in {run_dir / 'metrics.json'}")
