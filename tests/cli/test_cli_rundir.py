@@ -140,8 +140,8 @@ def test_stale_temporary_files_are_removed_when_a_run_is_resumed(tmp_path, data_
 
 
 @pytest.mark.parametrize("name", ["../escaped", "/abs", "a/b", ".", "..", ""])
-def test_run_name_must_be_one_path_component(tmp_path, name, capsys):
-    assert main(["train", "--out-dir", str(tmp_path / "runs"), "--name", name]) == 2
+def test_run_name_must_be_one_path_component(tmp_path, isolated_data, name, capsys):
+    assert main(["train", "--out-dir", str(tmp_path / "runs"), "--data-dir", str(tmp_path), "--name", name]) == 2
     line = one_line_error(capsys.readouterr().err)
     assert line == ("handgrad train: error: --name must be a single directory name inside --out-dir (not empty, '.' "
                     f"or '..', no '/'), got {name!r}")
@@ -169,8 +169,8 @@ def test_failed_start_leaves_no_run_directory(tmp_path, data_dir, capsys):
     (["--early-stopping", "3", "--validation-size", "0"],
      "--early-stopping needs a validation set (--validation-size > 0), got 3 with --validation-size 0"),
 ])
-def test_flags_that_contradict_each_other(argv, message, capsys):
-    assert main(["train", *argv]) == 2
+def test_flags_that_contradict_each_other(tmp_path, isolated_data, argv, message, capsys):
+    assert main(["train", "--out-dir", str(tmp_path), "--data-dir", str(tmp_path), *argv]) == 2
     assert one_line_error(capsys.readouterr().err) == f"handgrad train: error: {message}"
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from handgrad.datasets import DatasetNotFoundError, existing_data_dir, load, prepare
+from handgrad import datasets
+from handgrad.datasets import DatasetNotFoundError, load, prepare
 from handgrad.datasets.registry import FileSpec
 
 
@@ -30,7 +31,7 @@ def test_missing_data_dir_is_named_and_not_replaced_by_other_copies(tmp_path, ot
         load("fashion-mnist", "test", data_dir=tmp_path / "typo", download=False)
     with pytest.raises(DatasetNotFoundError, match=f"data directory {tmp_path / 'typo'} \\(--data-dir\\) does not "
                                                    "exist"):
-        existing_data_dir(tmp_path / "typo")
+        datasets.existing_data_dir(tmp_path / "typo")
 
 
 def test_data_dir_that_is_a_file(tmp_path, other_copies):
@@ -40,7 +41,7 @@ def test_data_dir_that_is_a_file(tmp_path, other_copies):
                                                        "directory"):
             load("fashion-mnist", "test", data_dir=tmp_path / "file", download=download)
     with pytest.raises(DatasetNotFoundError, match="is a file, not a directory"):
-        existing_data_dir(tmp_path / "file")
+        datasets.existing_data_dir(tmp_path / "file")
 
 
 @pytest.mark.parametrize("download", [False, True])
