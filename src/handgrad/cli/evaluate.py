@@ -82,7 +82,8 @@ def build_model(path, ckpt):
         model.set_weights(ckpt.params)
     except (ValueError, TypeError, KeyError) as e:
         message = e.args[0] if isinstance(e, KeyError) and e.args else str(e)  # str(KeyError) adds quotes
-        raise ValueError(message if message.startswith(f"checkpoint {path}") else f"checkpoint {path}: {message}") from e
+        named = message if message.startswith(f"checkpoint {path}") else f"checkpoint {path}: {message}"
+        raise ValueError(named) from e
     return config, model
 
 

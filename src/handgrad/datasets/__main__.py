@@ -36,8 +36,8 @@ def main(argv=None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     p = commands.add_parser("fetch", help="find or download a data set and print where it is")
     p.add_argument("name", choices=tuple(registry.DATASETS), help="data set")
-    p.add_argument("--data-dir", default=None, help="the only directory used: read from, or downloaded into (created if "
-                   "missing) when it holds none of the files")
+    p.add_argument("--data-dir", default=None, help="the only directory used: read from, or downloaded into "
+                   "(created if missing) when it holds none of the files")
     p.add_argument("--no-download", action="store_true", help="only look for the files, never download")
     args = parser.parse_args(argv)
     try:
