@@ -366,7 +366,8 @@ def main(argv=None):
     parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory processes")
     parser.add_argument("--algorithm", nargs="+", default=["im2col"], choices=["im2col", "winograd", "auto"],
                         help="handgrad's Conv2D algorithm; several: each timed against PyTorch in the same rounds "
-                             "(default im2col; 'winograd' on every conv, conv1 too, slow with 1-3 channels; 'auto': conv2)")
+                             "(default im2col; 'winograd' on every conv, conv1 too, slow with 1-3 channels; "
+                             "'auto': conv2)")
     parser.add_argument("--memory-child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     set_threads(args.threads)
