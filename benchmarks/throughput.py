@@ -2,6 +2,7 @@
 
     python benchmarks/throughput.py            # full run (a few minutes on 2 cores)
     python benchmarks/throughput.py --quick    # fewer repetitions
+    python benchmarks/throughput.py --algorithm winograd im2col   # handgrad's convolutions both ways, one run
 
 The reference network ``Conv2D(32, 5, same) - ELU - MaxPool2D(2) - Conv2D(64, 5, same) - ELU - MaxPool2D(2) -
 Flatten - Dense(256) - ELU - Dense(10)`` with softmax cross-entropy, float32, is built in both frameworks
@@ -20,7 +21,11 @@ layers, forward and backward: ``2*M*K*N`` each; conv1 has no input gradient) div
 GEMM peak, the highest rate ``np.matmul`` reaches in this run on the network's im2col product shapes at that
 batch size (forward, weight-gradient and input-gradient products of both convolutions, full batch, with
 NumPy's BLAS at ``--threads`` threads; measured before, between and after the timings, best of all).
-``% limit`` = images/s / (peak / FLOPs per image); inference uses the forward FLOPs.
+``% limit`` = images/s / (peak / FLOPs per image); inference uses the forward FLOPs. With Winograd
+convolutions (``--algorithm``), a second limit counts the products that algorithm does instead (``2 * 36 * T
+* C * F`` per pass, ``handgrad.kernels.winograd.matmul_flops``; the transforms are not counted) at the same
+peak; ``hg %alg`` is handgrad's share of it. The header names NumPy's BLAS and its kernel architecture
+(threadpoolctl) and the convolution algorithm of each handgrad layer.
 
 Peak memory: for each framework, separate processes that import only that framework (plus NumPy) and
 measure their peak resident set size (``VmHWM`` of ``/proc/self/status`` on Linux: ``ru_maxrss`` would
@@ -53,10 +58,29 @@ def set_threads(n: int) -> None:
 
 
 # ---------------------------------------------------------------------------------------------- the two networks
-def handgrad_model(shape, seed=0):
+def handgrad_model(shape, seed=0, algorithm="im2col"):
     sys.path.insert(0, os.path.join(ROOT, "src"))
+    from handgrad.layers import Conv2D
     from handgrad.models import reference_cnn
-    return reference_cnn(input_shape=shape, seed=seed)
+    model = reference_cnn(input_shape=shape, seed=seed)
+    for layer in model.layers:
+        if isinstance(layer, Conv2D):
+            layer.algorithm = algorithm
+    return model
+
+
+def conv_algorithms(model) -> dict:
+    """``{layer name: algorithm that runs}`` for handgrad's convolutions (``"auto"`` resolved)."""
+    from handgrad.kernels import winograd
+    from handgrad.layers import Conv2D
+    out = {}
+    for layer in model.layers:
+        if isinstance(layer, Conv2D):
+            algorithm = layer.conv_algorithm
+            if algorithm == "winograd":
+                algorithm += " " + winograd.TRANSFORMS[layer.kernel_size[0]].name
+            out[layer.name] = algorithm
+    return out
 
 
 def torch_model(shape, weights=None):
@@ -139,8 +163,28 @@ def product_shapes(shape, batch):
     return shapes
 
 
-def flops_per_image(shape, batch, training: bool) -> float:
-    return sum(2 * M * K * N for _, M, K, N, t, i in product_shapes(shape, batch) if (t if training else i)) / batch
+def flops_per_image(shape, batch, training: bool, model=None) -> float:
+    """Products' FLOPs per image; with ``model``, its Winograd convolutions count their own products instead."""
+    if model is None:
+        return sum(2 * M * K * N for _, M, K, N, t, i in product_shapes(shape, batch) if (t if training else i)) / batch
+    from handgrad.kernels import winograd
+    from handgrad.layers import Conv2D
+    total = 0.0
+    convs = iter(["conv1", "conv2"])
+    for layer in model.layers:
+        if not isinstance(layer, Conv2D):
+            continue
+        name = next(convs)
+        passes = [(n, t, i) for n, M, K, N, t, i in product_shapes(shape, batch) if n.startswith(name + " ")]
+        if layer.conv_algorithm == "winograd":
+            per_pass = winograd.matmul_flops(batch, layer.input_shape[0], layer.filters, layer.geometry)
+            total += sum(per_pass for _, t, i in passes if (t if training else i))
+        else:
+            total += sum(2 * M * K * N for n, M, K, N, t, i in product_shapes(shape, batch)
+                         if n.startswith(name + " ") and (t if training else i))
+    total += sum(2 * M * K * N for n, M, K, N, t, i in product_shapes(shape, batch)
+                 if n.startswith("dense") and (t if training else i))
+    return total / batch
 
 
 def gemm_peak(shape, batch, repeats=5):
@@ -185,28 +229,33 @@ def benchmark(shape_name, batch, args):
     rng = np.random.default_rng(1)
     x = rng.standard_normal((batch, *shape), dtype=np.float32)
     y = rng.integers(0, 10, batch)
-    model = handgrad_model(shape)
-    net = torch_model(shape, model.get_weights())
-    hg_train, hg_infer = handgrad_runner(model, x, y)
+    models = {a: handgrad_model(shape, algorithm=a) for a in args.algorithm}  # the same initial weights
+    net = torch_model(shape, next(iter(models.values())).get_weights())
+    runners = {a: handgrad_runner(m, x, y) for a, m in models.items()}
     th_train, th_infer = torch_runner(net, torch.from_numpy(x.copy()), torch.from_numpy(y))
-    for fn in (hg_train, th_train, hg_infer, th_infer):  # warm-up: JIT, allocators, caches
+    for fn in (*[f for r in runners.values() for f in r], th_train, th_infer):  # warm-up: JIT, allocators, caches
         for _ in range(3):
             fn()
     peaks = [gemm_peak(shape, batch)]
     rows = []
-    for mode, fns, calls in (("train", {"handgrad": hg_train, "PyTorch": th_train}, args.train_calls),
-                             ("infer", {"handgrad": hg_infer, "PyTorch": th_infer}, args.infer_calls)):
+    for mode, index, calls in (("train", 0, args.train_calls), ("infer", 1, args.infer_calls)):
+        fns = {a: r[index] for a, r in runners.items()}
+        fns["PyTorch"] = th_train if mode == "train" else th_infer
         rates = interleaved(fns, batch, calls, args.rounds)
         peaks.append(gemm_peak(shape, batch))  # measured between the timings too: the best of all counts
-        ratios = [h / t for h, t in zip(rates["handgrad"], rates["PyTorch"])]
-        rows.append({"input": shape_name, "batch": batch, "mode": mode,
-                     "handgrad": statistics.median(rates["handgrad"]), "PyTorch": statistics.median(rates["PyTorch"]),
-                     "ratio": statistics.median(ratios), "ratio_min": min(ratios), "ratio_max": max(ratios)})
+        for a in runners:
+            ratios = [h / t for h, t in zip(rates[a], rates["PyTorch"])]
+            rows.append({"input": shape_name, "batch": batch, "mode": mode, "algorithm": a,
+                         "convs": conv_algorithms(models[a]),
+                         "handgrad": statistics.median(rates[a]), "PyTorch": statistics.median(rates["PyTorch"]),
+                         "ratio": statistics.median(ratios), "ratio_min": min(ratios), "ratio_max": max(ratios)})
     peak, peak_shape = max(peaks)
-    losses = (final_loss_handgrad(model, x, y), final_loss_torch(net, x, y))  # both trained the same steps
+    losses = {a: (final_loss_handgrad(m, x, y), final_loss_torch(net, x, y)) for a, m in models.items()}
     for row in rows:
-        row.update(peak=peak, peak_shape=peak_shape, losses=losses,
-                   limit=peak * 1e9 / flops_per_image(shape, batch, row["mode"] == "train"))
+        training, model = row["mode"] == "train", models[row["algorithm"]]
+        row.update(peak=peak, peak_shape=peak_shape, losses=losses[row["algorithm"]],
+                   limit=peak * 1e9 / flops_per_image(shape, batch, training),
+                   limit_alg=peak * 1e9 / flops_per_image(shape, batch, training, model))
     return rows
 
 
@@ -289,7 +338,23 @@ def describe_machine(threads):
     from handgrad.kernels import backend
     return (f"CPU: {cpu}, {os.cpu_count()} logical CPUs; threads: {threads} (torch {torch.get_num_threads()}); "
             f"Python {platform.python_version()}, NumPy {np.__version__}, PyTorch {torch.__version__}; "
-            f"handgrad ({os.path.dirname(handgrad.__file__)}) kernels: {backend.active_kernels()}")
+            f"handgrad ({os.path.dirname(handgrad.__file__)}) kernels: {backend.active_kernels()}\n"
+            f"NumPy's BLAS: {describe_blas()}")
+
+
+def describe_blas() -> str:
+    """NumPy's BLAS library, version and kernel architecture, from threadpoolctl (``OPENBLAS_CORETYPE`` too)."""
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return "unknown (threadpoolctl not installed: pip install threadpoolctl)"
+    blas = [i for i in threadpool_info() if i.get("user_api") == "blas"]
+    if not blas:
+        return "none found by threadpoolctl"
+    parts = [f"{i.get('internal_api')} {i.get('version')}, kernels {i.get('architecture', '?')}, "
+             f"{i.get('num_threads')} threads ({os.path.basename(i.get('filepath', ''))})" for i in blas]
+    coretype = os.environ.get("OPENBLAS_CORETYPE")
+    return "; ".join(parts) + (f"; OPENBLAS_CORETYPE={coretype}" if coretype else "")
 
 
 def main(argv=None):
@@ -299,6 +364,10 @@ def main(argv=None):
     parser.add_argument("--inputs", nargs="+", default=list(SHAPES), choices=list(SHAPES))
     parser.add_argument("--batches", nargs="+", type=int, default=[64, 128])
     parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory processes")
+    parser.add_argument("--algorithm", nargs="+", default=["im2col"], choices=["im2col", "winograd", "auto"],
+                        help="handgrad's Conv2D algorithm; several: each timed against PyTorch in the same rounds "
+                             "(default im2col; 'winograd' on every conv, conv1 too, slow with 1-3 channels; "
+                             "'auto': conv2)")
     parser.add_argument("--memory-child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     set_threads(args.threads)
@@ -312,21 +381,27 @@ def main(argv=None):
     print(describe_machine(args.threads))
     print(f"{args.rounds} interleaved rounds of {args.train_calls} training steps / {args.infer_calls} inference "
           "batches per framework; medians over rounds\n")
-    header = (f"{'input':8} {'batch':>5} {'mode':5} {'handgrad':>9} {'PyTorch':>9} {'ratio':>6} {'(range)':>11} "
-              f"{'limit':>7} {'hg %lim':>7} {'pt %lim':>7}   GEMM peak")
+    header = (f"{'input':8} {'batch':>5} {'mode':5} {'algorithm':9} {'handgrad':>9} {'PyTorch':>9} {'ratio':>6} "
+              f"{'(range)':>11} {'limit':>7} {'hg %lim':>7} {'pt %lim':>7} {'lim alg':>7} {'hg %alg':>7}   GEMM peak")
     print(header)
     print("-" * len(header))
     losses = []
     for shape_name in args.inputs:
         for batch in args.batches:
-            for row in benchmark(shape_name, batch, args):
-                print(f"{row['input']:8} {row['batch']:5d} {row['mode']:5} {row['handgrad']:9.0f} "
+            rows = benchmark(shape_name, batch, args)
+            for row in rows:
+                print(f"{row['input']:8} {row['batch']:5d} {row['mode']:5} {row['algorithm']:9} {row['handgrad']:9.0f} "
                       f"{row['PyTorch']:9.0f} {row['ratio']:6.2f} {row['ratio_min']:5.2f}-{row['ratio_max']:<5.2f} "
                       f"{row['limit']:7.0f} {100 * row['handgrad'] / row['limit']:6.0f}% "
-                      f"{100 * row['PyTorch'] / row['limit']:6.0f}%   {row['peak']:.0f} GFLOP/s, {row['peak_shape']}",
-                      flush=True)
-            losses.append(f"  {shape_name} batch {batch:3d}: {row['losses'][0]:.6f} / {row['losses'][1]:.6f}")
-    print("\nimages/s; ratio = handgrad / PyTorch; limit = GEMM peak / FLOPs per image (images/s)")
+                      f"{100 * row['PyTorch'] / row['limit']:6.0f}% {row['limit_alg']:7.0f} "
+                      f"{100 * row['handgrad'] / row['limit_alg']:6.0f}%   {row['peak']:.0f} GFLOP/s, "
+                      f"{row['peak_shape']}", flush=True)
+            for row in rows[: len(args.algorithm)]:
+                convs = ", ".join(f"{k}: {v}" for k, v in row["convs"].items())
+                losses.append(f"  {shape_name} batch {batch:3d} {row['algorithm']:8}: {row['losses'][0]:.6f} / "
+                              f"{row['losses'][1]:.6f}   ({convs})")
+    print("\nimages/s; ratio = handgrad / PyTorch; limit = GEMM peak / FLOPs per image (images/s) of im2col "
+          "convolutions; lim alg = the same with the algorithm's own products (Winograd: 36 per tile)")
     print("training loss after the same steps from the same weights (handgrad / PyTorch):", *losses, sep="\n")
     if not args.no_memory:
         print("\nPeak memory, training at batch 128 (MiB, peak RSS of separate processes; step = train - warm):")

@@ -80,6 +80,15 @@ def fast():
     return _fast_module
 
 
+def winograd():
+    """The Winograd convolution kernels: ``winograd_fast`` (numba) when ``fast()`` runs, else ``winograd`` (NumPy)."""
+    if fast() is None:
+        from handgrad.kernels import winograd as module
+    else:
+        from handgrad.kernels import winograd_fast as module
+    return module
+
+
 def active_kernels() -> str:
     """``"numba"`` or ``"numpy"``: the kernel set the layers run now."""
     return "numba" if fast() is not None else "numpy"

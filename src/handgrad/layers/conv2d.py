@@ -1,8 +1,8 @@
 """2-D convolution layer (cross-correlation, as in every deep learning library)."""
 from __future__ import annotations
 
-from handgrad._validation import ShapeError, check_int, check_pair
-from handgrad.kernels import backend, reference
+from handgrad._validation import ShapeError, check_choice, check_int, check_pair
+from handgrad.kernels import backend, reference, winograd
 from handgrad.kernels.conv_geometry import conv_geometry
 from handgrad.layers.base import ParametricLayer
 
@@ -22,6 +22,9 @@ class Conv2D(ParametricLayer):
         kernel_regularizer, bias_regularizer: ``R(W)``, ``R(b)`` added to the loss (not divided by N).
         activity_regularizer: ``R(y) / N`` on the output ``y`` (after the activation).
         kernel_initializer: default ``"glorot_uniform"`` (Keras's default); bias starts at zero.
+        algorithm: ``"im2col"`` (default), ``"winograd"`` (stride 1, 3x3 or 5x5 kernels only; see
+            ``handgrad.kernels.winograd`` for the transforms and their float error) or ``"auto"``
+            (``winograd.auto_algorithm``'s rule). Settable later: ``layer.algorithm = "winograd"``.
         name: see ``Layer``.
 
     Shape:
@@ -34,12 +37,13 @@ class Conv2D(ParametricLayer):
     Backward, with ``dZ`` of shape ``(N*OH*OW, F)``: ``dW_mat = dZ.T @ cols``, ``db = sum_rows(dZ)``,
     ``dx = col2im(dZ @ W_mat)``. The kernels are ``handgrad.kernels.reference`` (NumPy) or
     ``handgrad.kernels.fast`` (numba, batch-chunked; see ``handgrad.kernels.backend``). ``backward`` reads
-    the input array given to ``forward``: do not modify it in between.
+    the input array given to ``forward``: do not modify it in between. With Winograd, the same results (up to
+    float rounding) come from ``handgrad.kernels.winograd`` (NumPy) or ``winograd_fast`` (numba).
     """
 
     def __init__(self, filters: int, kernel_size, stride=1, padding="same", activation=None, use_bias=True,
                  kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None,
-                 kernel_initializer="glorot_uniform", name=None):
+                 kernel_initializer="glorot_uniform", algorithm="im2col", name=None):
         super().__init__(use_bias=use_bias, kernel_regularizer=kernel_regularizer,
                          bias_regularizer=bias_regularizer, kernel_initializer=kernel_initializer,
                          activation=activation, activity_regularizer=activity_regularizer, name=name)
@@ -52,6 +56,30 @@ class Conv2D(ParametricLayer):
             self.padding = check_pair("Conv2D", "padding", padding, minimum=0)
         else:
             raise ValueError(f"Conv2D: padding must be 'same', 'valid', an int or a pair of ints, got {padding!r}")
+        self.algorithm = algorithm
+
+    @property
+    def algorithm(self) -> str:
+        """The requested algorithm: ``"auto"``, ``"im2col"`` or ``"winograd"`` (``conv_algorithm`` says which runs)."""
+        return self._algorithm
+
+    @algorithm.setter
+    def algorithm(self, value):
+        value = check_choice(self.name, "algorithm", value, winograd.ALGORITHMS)
+        if value == "winograd" and not winograd.supported(self.kernel_size, self.stride):
+            raise ValueError(f"{self.name}: algorithm='winograd' needs stride 1 and a 3x3 or 5x5 kernel, got "
+                             f"kernel_size {self.kernel_size} and stride {self.stride}; use 'im2col' or 'auto'")
+        self._algorithm = value
+
+    @property
+    def conv_algorithm(self) -> str:
+        """The algorithm that runs now: ``"im2col"`` or ``"winograd"`` (``"auto"`` resolved; needs a built layer)."""
+        if self._algorithm != "auto":
+            return self._algorithm
+        if not self.built:
+            raise ValueError(f"{self.name}: algorithm='auto' is resolved when the layer is built")
+        return winograd.auto_algorithm(self.kernel_size, self.stride, self.input_shape[0], self.filters,
+                                       backend.active_kernels() == "numba")
 
     def _build(self, input_shape, rng):
         if len(input_shape) != 3:
@@ -67,7 +95,10 @@ class Conv2D(ParametricLayer):
         return (self.filters, g.OH, g.OW)
 
     def _forward(self, x, training):
-        kernels = backend.fast() or reference  # chosen per call; backward uses the same set
+        if self.conv_algorithm == "winograd":
+            kernels = backend.winograd()  # chosen per call; backward uses the same set
+        else:
+            kernels = backend.fast() or reference
         z, cache = kernels.conv2d_forward(x, self.params["W"], self.params.get("b"), self.geometry)  # (N, F, OH, OW)
         self._cache = (kernels.conv2d_backward, cache)
         return self._activate(z, training)
@@ -83,4 +114,4 @@ class Conv2D(ParametricLayer):
 
     def get_config(self) -> dict:
         return {"filters": self.filters, "kernel_size": self.kernel_size, "stride": self.stride,
-                "padding": self.padding}
+                "padding": self.padding, "algorithm": self.algorithm}

@@ -1,0 +1,112 @@
+"""Fast Winograd convolution: the API of ``handgrad.kernels.winograd`` on numba transforms and batched products.
+
+The same algorithm as the reference (``handgrad.kernels.winograd``: transforms, points, error bounds), done
+like ``handgrad.kernels.fast``'s im2col convolution: the batch is split into chunks of whole images, each
+chunk's transformed tiles fit in the core's cache (``CHUNK_BYTES``), and the thread team runs one chunk
+pipeline per task with single-threaded BLAS. Per chunk of ``T`` tiles, with ``P = alpha^2 = 36``:
+
+- forward: ``V = input_transform(x)`` ``(P, T, C)``; ``M = V @ U``: ``P`` products ``(T, C) @ (C, F)`` in one
+  ``np.matmul``; ``z = output_transform(M) + b``, written channels-last;
+- backward: ``dM = output_adjoint(dz)`` ``(P, T, F)``; ``V`` recomputed (as the im2col path recomputes its
+  columns, to keep no ``P/m^2``-times-the-input cache); ``dU += V^T @ dM`` ``(P, C, F)`` per task, summed in
+  task order (identical bits whichever thread ran a task), ``dW = G^T dU G`` in float64; input gradient:
+  ``dV = dM @ U^T`` (into ``V``'s buffer) and ``dx = input_adjoint(dV)``: the transposed algorithm, which
+  reuses ``dM`` instead of transforming the padded ``dz`` again as the flipped-kernel forward pass would.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from handgrad.kernels import fast, numba_loops, threads
+from handgrad.kernels import winograd as wg
+from handgrad.kernels import winograd_loops as loops
+from handgrad.kernels.conv_geometry import ConvGeometry
+
+# Bytes of one chunk's transformed input and product (``P*T*(C + F)`` floats) per thread, at least one image.
+# As for im2col's columns (``fast.CHUNK_BYTES``): both must stay in cache between the transforms and products.
+CHUNK_BYTES = 2 << 20
+
+
+def _plan(N: int, C: int, F: int, g: ConvGeometry, itemsize: int):
+    """``(t, TH, TW, step, grain)``: transform, tiles per image, images per chunk, images per task."""
+    t = wg.transform_for(g)
+    TH, TW = wg.tiles(g, t.m)
+    P = t.alpha**2
+    step = max(1, CHUNK_BYTES // (P * TH * TW * (C + F) * itemsize))
+    grain = fast._conv_grain(N, step, P * TH * TW * C * F)
+    return t, TH, TW, step, grain
+
+
+def conv2d_forward(x: np.ndarray, W: np.ndarray, b: np.ndarray | None, g: ConvGeometry):
+    """As ``winograd.conv2d_forward``; ``cache`` holds the channels-last input and ``U``."""
+    N, C = x.shape[:2]
+    F = W.shape[0]
+    dtype = x.dtype
+    t, TH, TW, step, grain = _plan(N, C, F, g, dtype.itemsize)
+    P, tiles_per_image = t.alpha**2, TH * TW
+    x_nhwc = fast.channels_last(x)  # (N, H, W, C)
+    U = wg.kernel_transform(W, t).astype(dtype)  # (P, C, F)
+    AT, BT = t.AT.astype(dtype), t.BT.astype(dtype)
+    bias = np.zeros(F, dtype) if b is None else np.asarray(b, dtype)
+    z = fast._empty((N, g.OH, g.OW, F), dtype)  # (N, OH, OW, F)
+
+    def task(lo, hi, _):
+        V_buf = fast._buffer("winograd_V", step * tiles_per_image * P * C, dtype)
+        M_buf = fast._buffer("winograd_M", step * tiles_per_image * P * F, dtype)
+        for n0 in range(lo, hi, step):
+            n1 = min(hi, n0 + step)
+            T = (n1 - n0) * tiles_per_image
+            V = V_buf[: P * T * C].reshape(P, T, C)
+            loops.input_transform(x_nhwc[n0:n1], BT, g.top, g.left, TH, TW, t.m, V)
+            M = M_buf[: P * T * F].reshape(P, T, F)
+            np.matmul(V, U, out=M)
+            loops.output_transform(M, AT, bias, TH, TW, z[n0:n1])
+
+    threads.parallel_for(task, N, grain)
+    return z.transpose(0, 3, 1, 2), (x_nhwc, U, g)  # z (N, F, OH, OW), channels last
+
+
+def conv2d_backward(dz: np.ndarray, cache, g: ConvGeometry, input_grad: bool = True):
+    """As ``winograd.conv2d_backward``: ``(dW, db, dx)``, ``dx`` None when ``input_grad`` is False."""
+    x_nhwc, U, _ = cache
+    N, H, W, C = x_nhwc.shape
+    F = U.shape[2]
+    dtype = U.dtype
+    t, TH, TW, step, grain = _plan(N, C, F, g, dtype.itemsize)
+    P, tiles_per_image = t.alpha**2, TH * TW
+    AT, BT = t.AT.astype(dtype), t.BT.astype(dtype)
+    Ut = np.ascontiguousarray(U.transpose(0, 2, 1)) if input_grad else None  # (P, F, C)
+    dz_nhwc = fast.channels_last(dz.astype(dtype, copy=False))  # (N, OH, OW, F); free when channels last
+    dx = fast._empty((N, H, W, C), dtype) if input_grad else None
+    tasks = -(-N // grain)
+    # One partial sum per task, added in task order (see fast.conv2d_backward: reproducible bits).
+    dU_parts = np.zeros((tasks, P, C, F), dtype=dtype)
+    db_parts = np.zeros((tasks, F))  # float64
+
+    def task(lo, hi, _):
+        dU_part, db_part = dU_parts[lo // grain], db_parts[lo // grain]
+        V_buf = fast._buffer("winograd_V", step * tiles_per_image * P * C, dtype)
+        dM_buf = fast._buffer("winograd_M", step * tiles_per_image * P * F, dtype)
+        dU_chunk = fast._buffer("winograd_dU", P * C * F, dtype).reshape(P, C, F)
+        for n0 in range(lo, hi, step):
+            n1 = min(hi, n0 + step)
+            T = (n1 - n0) * tiles_per_image
+            numba_loops.add_column_sums(dz_nhwc[n0:n1].reshape(-1, F), db_part)
+            dM = dM_buf[: P * T * F].reshape(P, T, F)
+            loops.output_adjoint(dz_nhwc[n0:n1], AT, TH, TW, dM)
+            V = V_buf[: P * T * C].reshape(P, T, C)
+            loops.input_transform(x_nhwc[n0:n1], BT, g.top, g.left, TH, TW, t.m, V)
+            np.matmul(V.transpose(0, 2, 1), dM, out=dU_chunk)  # (P, C, F)
+            dU_part += dU_chunk
+            if input_grad:
+                np.matmul(dM, Ut, out=V)  # dV (P, T, C), in V's buffer
+                loops.input_adjoint(V, BT, g.top, g.left, TH, TW, t.m, dx[n0:n1])
+
+    threads.parallel_for(task, N, grain)
+    dU, db = dU_parts[0].astype(np.float64), db_parts[0]
+    for i in range(1, tasks):
+        dU += dU_parts[i]
+        db += db_parts[i]
+    dU = dU.reshape(t.alpha, t.alpha, C, F)
+    dW = np.einsum("ik,ijcf,jl->fckl", t.G, dU, t.G).astype(dtype)  # (F, C, r, r)
+    return dW, db.astype(dtype), (dx.transpose(0, 3, 1, 2) if input_grad else None)  # dx (N, C, H, W)

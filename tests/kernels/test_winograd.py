@@ -1,0 +1,183 @@
+"""Winograd convolution kernels: transforms exact, reference vs explicit loops, fast vs reference, float32 error.
+
+The float32 results are checked element-wise against the float64 direct convolution of the same float32
+inputs, within the rounding-error bound derived in ``handgrad.kernels.winograd`` (and the bound is checked
+to be tight enough to catch a wrong transform).
+"""
+from fractions import Fraction
+
+import numpy as np
+import pytest
+
+from handgrad.kernels import fast, threads, winograd as wg, winograd_fast as wf
+from handgrad.kernels.conv_geometry import conv_geometry
+from handgrad.kernels.conv_reference import conv_backward_loops, conv_forward_loops
+
+CONFIGS = [  # (input (N, C, H, W), filters, kernel, padding)
+    ((2, 3, 7, 9), 4, 5, "same"),  # OH, OW not multiples of m = 2
+    ((2, 5, 9, 8), 3, 5, "valid"),
+    ((3, 2, 8, 7), 3, 5, (1, 3)),  # explicit, unequal padding
+    ((2, 4, 10, 7), 5, 3, "same"),  # F(4x4, 3x3): OH = 10, OW = 7 leave partial tiles
+    ((2, 3, 9, 11), 2, 3, "valid"),
+    ((1, 2, 3, 3), 2, 3, "same"),  # smaller than one tile
+]
+DTYPES = [np.float32, np.float64]
+
+
+def setup(shape, filters, kernel, padding, dtype, rng):
+    g = conv_geometry(shape[2], shape[3], (kernel, kernel), (1, 1), padding)
+    x = rng.standard_normal(shape).astype(dtype)
+    W = rng.standard_normal((filters, shape[1], kernel, kernel)).astype(dtype)
+    b = rng.standard_normal(filters).astype(dtype)
+    dz = rng.standard_normal((shape[0], filters, g.OH, g.OW)).astype(dtype)
+    return g, x, W, b, dz
+
+
+# ---------------------------------------------------------------------------------------------- transforms
+@pytest.mark.parametrize("m,r", [(2, 5), (4, 3), (2, 3), (3, 2)])
+def test_toom_cook_computes_the_correlation_exactly(m, r, rng):
+    points = [Fraction(p) for p in (0, 2, -2, Fraction(1, 2), Fraction(-1, 2), 3, -3)[: m + r - 2]]
+    t = wg.toom_cook(m, r, points)
+    assert t.AT.shape == (m, m + r - 1) and t.G.shape == (m + r - 1, r) and t.BT.shape == (m + r - 1,) * 2
+    for _ in range(5):  # small integers: every step exact in float64
+        d = rng.integers(-9, 10, m + r - 1).astype(np.float64)
+        g = rng.integers(-9, 10, r).astype(np.float64)
+        y = t.AT @ ((t.G @ g) * (t.BT @ d)) * 1.0
+        np.testing.assert_allclose(y, np.correlate(d, g, mode="valid"), rtol=0, atol=1e-9)
+
+
+def test_toom_cook_rejects_wrong_point_counts():
+    with pytest.raises(ValueError, match=r"F\(2, 5\) needs 5 distinct points"):
+        wg.toom_cook(2, 5, (0, 1, -1, 2))
+    with pytest.raises(ValueError, match="distinct"):
+        wg.toom_cook(2, 3, (0, 1, 1))
+
+
+@pytest.mark.parametrize("r", sorted(wg.TRANSFORMS))
+def test_data_transforms_are_exact_in_float32(r):
+    """``A`` and ``B`` meet the data: dyadic entries, so casting them to float32 loses nothing."""
+    t = wg.TRANSFORMS[r]
+    for M in (t.AT, t.BT):
+        np.testing.assert_array_equal(M.astype(np.float32).astype(np.float64), M)
+    assert t.alpha == 6 and t.m == wg.TILE_FOR_KERNEL[r]
+
+
+# ---------------------------------------------------------------------------------------------- reference
+@pytest.mark.parametrize("shape,filters,kernel,padding", CONFIGS)
+def test_reference_matches_explicit_loops(shape, filters, kernel, padding, rng):
+    g, x, W, b, dz = setup(shape, filters, kernel, padding, np.float64, rng)
+    z, cache = wg.conv2d_forward(x, W, b, g)
+    np.testing.assert_allclose(z, conv_forward_loops(x, W, b, g), rtol=1e-11, atol=1e-11)
+    dW, db, dx = wg.conv2d_backward(dz, cache, g)
+    dx_ref, dW_ref, db_ref = conv_backward_loops(dz, x, W, g)
+    for got, want in ((dx, dx_ref), (dW, dW_ref), (db, db_ref)):
+        assert got.shape == want.shape
+        np.testing.assert_allclose(got, want, rtol=1e-11, atol=1e-11)
+    assert wg.conv2d_backward(dz, cache, g, input_grad=False)[2] is None
+
+
+@pytest.mark.parametrize("shape,filters,kernel,padding", CONFIGS)
+def test_input_gradient_is_the_forward_algorithm_on_the_flipped_kernel(shape, filters, kernel, padding, rng):
+    """``dx`` = correlation of ``dz`` (padded by ``r-1-top`` / ``H+top-OH``) with ``W`` flipped, channels swapped."""
+    g, x, W, b, dz = setup(shape, filters, kernel, padding, np.float64, rng)
+    _, cache = wg.conv2d_forward(x, W, b, g)
+    dx = wg.conv2d_backward(dz, cache, g)[2]
+    H, Wd = shape[2:]
+    pads = (kernel - 1 - g.top, H + g.top - g.OH, kernel - 1 - g.left, Wd + g.left - g.OW)
+    dz_pad = np.pad(dz, ((0, 0), (0, 0), (max(pads[0], 0), pads[1]), (max(pads[2], 0), pads[3])))
+    dz_pad = dz_pad[:, :, max(-pads[0], 0):, max(-pads[2], 0):]  # padding beyond r - 1 crops instead
+    g_t = conv_geometry(dz_pad.shape[2], dz_pad.shape[3], (kernel, kernel), (1, 1), "valid")
+    flipped = np.ascontiguousarray(W[:, :, ::-1, ::-1].transpose(1, 0, 2, 3))  # (C, F, r, r)
+    dx_flip, _ = wg.conv2d_forward(dz_pad, flipped, None, g_t)
+    np.testing.assert_allclose(dx_flip, dx, rtol=1e-11, atol=1e-11)
+
+
+# ---------------------------------------------------------------------------------------------- fast
+@pytest.fixture(params=[1, 3], ids=["1-thread", "3-threads"])
+def team(request):
+    """1 and 3 threads, one image per chunk and per task, so that each thread does several."""
+    before, chunk, minimum = threads.num_threads(), wf.CHUNK_BYTES, fast.MIN_TASK_MACS
+    threads.set_num_threads(request.param)
+    wf.CHUNK_BYTES = fast.MIN_TASK_MACS = 1
+    yield request.param
+    threads.set_num_threads(before)
+    wf.CHUNK_BYTES, fast.MIN_TASK_MACS = chunk, minimum
+
+
+@pytest.mark.parametrize("shape,filters,kernel,padding", CONFIGS)
+@pytest.mark.parametrize("layout", ["nchw", "nhwc"])
+def test_fast_matches_reference_in_float64(shape, filters, kernel, padding, layout, team, rng):
+    g, x, W, b, dz = setup(shape, filters, kernel, padding, np.float64, rng)
+    if layout == "nhwc":
+        x = np.ascontiguousarray(x.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
+    z_ref, cache_ref = wg.conv2d_forward(x, W, b, g)
+    z, cache = wf.conv2d_forward(x, W, b, g)
+    np.testing.assert_allclose(z, z_ref, rtol=1e-12, atol=1e-12)
+    for got, want in zip(wf.conv2d_backward(dz, cache, g), wg.conv2d_backward(dz, cache_ref, g)):
+        assert got.shape == want.shape and got.dtype == np.float64
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+    dW, _, dx = wf.conv2d_backward(dz, cache, g, input_grad=False)
+    assert dx is None
+    z_nobias, _ = wf.conv2d_forward(x, W, None, g)
+    np.testing.assert_allclose(z_nobias, z_ref - b[:, None, None], rtol=1e-12, atol=1e-12)
+
+
+def test_fast_backward_is_bitwise_independent_of_which_thread_runs_which_task(team, rng, monkeypatch):
+    g, x, W, b, dz = setup((6, 8, 7, 7), 5, 5, "same", np.float32, rng)
+    _, cache = wf.conv2d_forward(x, W, b, g)
+    expected = [a.copy() for a in wf.conv2d_backward(dz, cache, g)]
+
+    def shuffled_parallel_for(fn, n, grain, state=None):  # one thread, the tasks in a random order
+        for lo in rng.permutation(list(range(0, n, max(1, grain)))):
+            fn(int(lo), min(n, int(lo) + grain), state() if state is not None else None)
+        return []
+
+    monkeypatch.setattr(threads, "parallel_for", shuffled_parallel_for)
+    for got, want in zip(wf.conv2d_backward(dz, cache, g), expected):
+        assert got.tobytes() == want.tobytes()
+
+
+# ---------------------------------------------------------------------------------------------- float32 error
+ERROR_CONFIGS = [  # includes the reference network's conv2 on 28x28 and 32x32 inputs
+    ((4, 32, 14, 14), 64, 5, "same"),
+    ((2, 32, 16, 16), 64, 5, "same"),
+    ((3, 16, 12, 10), 24, 3, "same"),
+    ((2, 20, 11, 9), 8, 5, "valid"),
+]
+
+
+@pytest.mark.parametrize("shape,filters,kernel,padding", ERROR_CONFIGS)
+@pytest.mark.parametrize("kernels", ["reference", "fast"])
+def test_float32_error_within_the_derived_bound(shape, filters, kernel, padding, kernels, rng):
+    g, x, W, b, dz = setup(shape, filters, kernel, padding, np.float32, rng)
+    module = wg if kernels == "reference" else wf
+    z, cache = module.conv2d_forward(x, W, b, g)
+    dW, db, dx = module.conv2d_backward(dz, cache, g)
+    x64, W64, b64, dz64 = (a.astype(np.float64) for a in (x, W, b, dz))  # the same values, exactly
+    exact = {"z": conv_forward_loops(x64, W64, b64, g)}
+    exact["dx"], exact["dW"], exact["db"] = conv_backward_loops(dz64, x64, W64, g)
+    bounds = wg.error_bounds(x, W, b, dz, g, np.float32)
+    for name, got in (("z", z), ("dx", dx), ("dW", dW), ("db", db)):
+        error = np.abs(got.astype(np.float64) - exact[name])
+        worst = np.unravel_index(np.argmax(error - bounds[name]), error.shape)
+        assert np.all(error <= bounds[name]), (name, worst, error[worst], bounds[name][worst])
+        # The bound must be tight enough to catch a wrong transform (errors of the order of the values).
+        assert bounds[name].max() < 1e-2 * np.abs(exact[name]).max(), (name, bounds[name].max())
+
+
+def test_float32_error_measured_against_im2col(rng):
+    """Documented accuracy on conv2 of the reference network: Winograd's float32 error is a few times im2col's."""
+    g, x, W, b, _ = setup((4, 32, 14, 14), 64, 5, "same", np.float32, rng)
+    exact = conv_forward_loops(*(a.astype(np.float64) for a in (x, W, b)), g)
+    scale = np.abs(exact).max()
+    err_winograd = np.abs(wf.conv2d_forward(x, W, b, g)[0] - exact).max() / scale
+    err_im2col = np.abs(fast.conv2d_forward(x, W, b, g)[0] - exact).max() / scale
+    assert err_winograd < 1e-5, err_winograd  # measured 1-2e-6
+    assert err_winograd < 30 * err_im2col, (err_winograd, err_im2col)
+
+
+def test_unsupported_geometry_is_rejected_naming_the_kernel():
+    g = conv_geometry(8, 8, (3, 3), (2, 2), "same")
+    with pytest.raises(ValueError, match=r"winograd: needs stride 1 and a 3x3 or 5x5 kernel, got kernel \(3, 3\) "
+                                         r"and stride \(2, 2\)"):
+        wg.conv2d_forward(np.zeros((1, 1, 8, 8)), np.zeros((1, 1, 3, 3)), None, g)
