@@ -79,6 +79,8 @@ class DoctorReport(GradcheckReport):
         elif failures:
             names = ", ".join(f"{c.parameter} ({c.term})" for c in failures)
             lines.append(f"FAIL: {len(failures)} of {len(self.checks)} checks: {names}")
+            lines.append("diagnosis of each failure, with its worst entries (index: analytic vs numerical, "
+                         "relative error):")
             for c in failures:
                 if c.message.startswith("the total fails because"):
                     lines.append(f"  {c.parameter} [{c.term}]: {c.message}")
