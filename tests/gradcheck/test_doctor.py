@@ -231,3 +231,23 @@ def test_report_dict_has_the_documented_schema():
     assert {"term", "ratio", "summed_over_batch", "message"} <= set(data["batch_scaling"][0])
     row = next(c for c in data["checks"] if (c["parameter"], c["term"]) == ("b1", "activity"))
     assert row["diagnosis"] == "missing" and row["passed"] is False
+
+
+def test_readme_object_form_runs_as_written(monkeypatch):
+    """The README's five lines, with ``cs231n_nets`` standing in for the user's ``my_convnet``."""
+    import re
+    import sys
+    from pathlib import Path
+
+    from tests.gradcheck import cs231n_nets
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme[readme.index("## Checking your own gradients"):]
+    block = re.search(r"```py\n(.*?)```", section, flags=re.S).group(1)
+    assert len([line for line in block.splitlines() if line.strip()]) == 5
+    monkeypatch.setitem(sys.modules, "my_convnet", cs231n_nets)
+    namespace = {}
+    exec(compile(block, "README.md (Checking your own gradients)", "exec"), namespace)
+    report = namespace["report"]
+    assert report.passed and report.terms == ["data", "weight", "activity", "total"]
+    assert report.parameters == ["W1", "b1", "W2", "b2", "W3", "b3", "W4", "b4"]
