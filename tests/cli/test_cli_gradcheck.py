@@ -33,14 +33,15 @@ def test_every_regularizer_configuration_passes(flags, capsys):
 
 
 def test_incomplete_user_gradient_is_flagged_by_name(capsys):
-    assert main(["gradcheck", *FAST, "--user-module", f"{EXAMPLE}:loss_and_grads"]) == 1
+    assert main(["gradcheck", *FAST, "--input-shape", "1,12,12", "--user-module", f"{EXAMPLE}:loss_and_grads"]) == 1
     out = capsys.readouterr().out
     assert "gradient check FAILED for: conv2d.W, conv2d.b, conv2d_1.b" in out
     assert "worst entries" in out
 
 
 def test_correct_user_gradient_passes(capsys):
-    assert main(["gradcheck", *FAST, "--user-module", f"{EXAMPLE}:correct_loss_and_grads"]) == 0
+    assert main(["gradcheck", *FAST, "--input-shape", "1,12,12", "--user-module",
+                 f"{EXAMPLE}:correct_loss_and_grads"]) == 0
     assert "PASS: 8 checks" in capsys.readouterr().out
 
 
