@@ -18,15 +18,26 @@ differences of its own loss.
   to *that layer's* ``dW`` and nothing else: no bias term, nothing for the layers below.
 - ``mistake="incomplete-sum"``: the same, and the penalty's gradient is summed over the batch (``2*reg*a``,
   no division by N), so it swamps the data gradient.
+- ``mistake="batch-summed"``: the penalty is summed over the batch in the loss *and* in the gradient
+  (``ACTIVITY_L2 * sum(a**2)``, gradient ``2 * reg * a`` flowing correctly): the gradient is right for that
+  loss, so a gradient check passes, yet the penalty is ``N`` times stronger than its coefficient says.
+  Only the gradient doctor's batch-scaling probe sees it.
 
-In every variant the *loss* is the correct one: only the gradient is wrong, which is what a gradient check
-against the user's own loss can see.
+In the first three variants the *loss* is the correct one: only the gradient is wrong, which is what a
+gradient check against the user's own loss can see.
+
+Each function takes the coefficients as keyword arguments (``loss_and_grads(params, x, y, weight_l2=1e-3,
+activity_l2=1e-3)``), so the gradient doctor can switch each penalty off and check the terms separately::
+
+    handgrad gradcheck --user-module examples/typical_mistake.py:loss_and_grads --input-shape 1,12,12 \\
+        --term weight=weight_l2 --term activity=activity_l2
 """
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 WEIGHT_L2 = 1e-3
 ACTIVITY_L2 = 1e-3
+MISTAKES = ("none", "incomplete", "incomplete-sum", "batch-summed")
 
 
 def _im2col(x, k, pad):
@@ -94,10 +105,11 @@ def pool_backward(dout, cache):
 
 
 def make_loss_and_grads(activity_l2=ACTIVITY_L2, weight_l2=WEIGHT_L2, mistake="incomplete"):
-    if mistake not in ("none", "incomplete", "incomplete-sum"):
-        raise ValueError(f"mistake must be 'none', 'incomplete' or 'incomplete-sum', got {mistake!r}")
+    if mistake not in MISTAKES:
+        raise ValueError(f"mistake must be one of {', '.join(map(repr, MISTAKES))}, got {mistake!r}")
+    default_activity_l2, default_weight_l2 = activity_l2, weight_l2
 
-    def loss_and_grads(params, x, y):
+    def loss_and_grads(params, x, y, weight_l2=default_weight_l2, activity_l2=default_activity_l2):
         p = params
         N = x.shape[0]
         a1, c1 = conv_forward(x, p["conv2d.W"], p["conv2d.b"])
@@ -113,7 +125,8 @@ def make_loss_and_grads(activity_l2=ACTIVITY_L2, weight_l2=WEIGHT_L2, mistake="i
         logp = shifted - np.log(np.exp(shifted).sum(1, keepdims=True))
         data = -logp[np.arange(N), y].mean()
         weight = weight_l2 * sum(np.sum(p[k] ** 2) for k in p if k.endswith(".W"))
-        activity = activity_l2 * (np.sum(a1 ** 2) + np.sum(a2 ** 2)) / N
+        per_batch = 1 if mistake == "batch-summed" else N  # batch-summed: the penalty grows with the batch
+        activity = activity_l2 * (np.sum(a1 ** 2) + np.sum(a2 ** 2)) / per_batch
         loss = data + weight + activity
 
         g = {}
@@ -124,15 +137,16 @@ def make_loss_and_grads(activity_l2=ACTIVITY_L2, weight_l2=WEIGHT_L2, mistake="i
         dz3 = elu_backward(dlogits @ p["dense_1.W"].T, z3)
         g["dense.W"], g["dense.b"] = f.T @ dz3, dz3.sum(0)
         da2 = elu_backward(pool_backward((dz3 @ p["dense.W"].T).reshape(h2.shape), q2), a2)
-        scale = 2 * activity_l2 / (1 if mistake == "incomplete-sum" else N)
-        if mistake == "none":
+        scale = 2 * activity_l2 / (1 if mistake in ("incomplete-sum", "batch-summed") else N)
+        complete = mistake in ("none", "batch-summed")
+        if complete:
             da2 = da2 + scale * a2  # the penalty's gradient enters at a2 and flows on
         dh1, g["conv2d_1.W"], g["conv2d_1.b"] = conv_backward(da2, c2)
         da1 = elu_backward(pool_backward(dh1, q1), a1)
-        if mistake == "none":
+        if complete:
             da1 = da1 + scale * a1
         _, g["conv2d.W"], g["conv2d.b"] = conv_backward(da1, c1)
-        if mistake != "none":  # the typical mistake: each conv's own dW only
+        if not complete:  # the typical mistake: each conv's own dW only
             g["conv2d_1.W"] = g["conv2d_1.W"] + conv_backward(scale * a2, c2)[1]
             g["conv2d.W"] = g["conv2d.W"] + conv_backward(scale * a1, c1)[1]
         for k in p:
@@ -146,3 +160,4 @@ def make_loss_and_grads(activity_l2=ACTIVITY_L2, weight_l2=WEIGHT_L2, mistake="i
 loss_and_grads = make_loss_and_grads(mistake="incomplete")
 correct_loss_and_grads = make_loss_and_grads(mistake="none")
 incomplete_sum_loss_and_grads = make_loss_and_grads(mistake="incomplete-sum")
+batch_summed_loss_and_grads = make_loss_and_grads(mistake="batch-summed")

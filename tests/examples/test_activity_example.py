@@ -60,3 +60,29 @@ def test_script_runs_end_to_end_and_writes_the_guide_section(tmp_path, isolated_
         assert f"| {name}" in text
     assert (tmp_path / "fig" / "activity_accuracy.png").stat().st_size > 0
     assert (tmp_path / "fig" / "activity_strength.png").stat().st_size > 0
+
+
+def test_batch_summed_variant_has_the_right_gradient_of_a_penalty_that_grows_with_the_batch(rng):
+    """Its gradients equal handgrad's for the penalty times N (an independent reference), so every gradient
+    check passes; only the doctor's batch-scaling probe names the activity term."""
+    from handgrad.gradcheck import diagnose
+
+    user = load("typical_mistake")
+    N = 4
+    params = reference_cnn(input_shape=(1, 12, 12), seed=2, dtype=np.float64).get_weights()
+    for key in params:
+        params[key] += 0.05 * rng.standard_normal(params[key].shape)
+    x, y = rng.standard_normal((N, 1, 12, 12)), np.array([3, 1, 4, 1])
+    loss, grads = user.batch_summed_loss_and_grads(params, x, y)
+    stronger = reference_cnn(input_shape=(1, 12, 12), weight_l2=user.WEIGHT_L2, activity_l2=N * user.ACTIVITY_L2,
+                             seed=2, dtype=np.float64)
+    stronger.set_weights(params)
+    terms, expected = stronger.loss(x, y, training=False)
+    assert loss == pytest.approx(terms.total, rel=1e-12)
+    for key in expected:
+        np.testing.assert_allclose(grads[key], expected[key], rtol=1e-9, atol=1e-14, err_msg=key)
+    report = diagnose(user.batch_summed_loss_and_grads, x[:2], y[:2], {"weight": "weight_l2",
+                                                                         "activity": "activity_l2"},
+                      params=params, samples=3, verbose=False)
+    assert report.failures() == []
+    assert [b.term for b in report.probe_failures()] == ["activity"]

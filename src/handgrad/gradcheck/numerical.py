@@ -50,3 +50,20 @@ def relative_error(analytic, numerical) -> np.ndarray:
     """``|a - n| / max(1e-8, |a| + |n|)``, element-wise."""
     analytic, numerical = np.asarray(analytic, np.float64), np.asarray(numerical, np.float64)
     return np.abs(analytic - numerical) / np.maximum(1e-8, np.abs(analytic) + np.abs(numerical))
+
+
+def validate_options(eps, tol, samples, where: str = "gradcheck", names=None) -> None:
+    """Refuse a step, tolerance or sample count that would make the check meaningless.
+
+    ``eps`` must be finite and in (0, 1); ``tol`` finite and in (0, 1) (relative errors lie in [0, 1]: a
+    tolerance of 1 or more, or inf, passes every gradient); ``samples`` a positive integer. ``names`` maps
+    ``"eps"``, ``"tol"``, ``"samples"`` to how the caller calls them (e.g. ``"--tol"``).
+    """
+    names = {"eps": "eps", "tol": "tol", "samples": "samples", **(names or {})}
+    for key, value in (("eps", eps), ("tol", tol)):
+        ok = isinstance(value, (int, float, np.floating, np.integer)) and not isinstance(value, bool)
+        if not ok or not (np.isfinite(value) and 0 < value < 1):
+            hint = " (relative errors lie in [0, 1]: such a tolerance passes any gradient)" if key == "tol" else ""
+            raise ValueError(f"{where}: {names[key]} must be a number in (0, 1), got {value!r}{hint}")
+    if isinstance(samples, bool) or not isinstance(samples, (int, np.integer)) or samples < 1:
+        raise ValueError(f"{where}: {names['samples']} must be a positive integer, got {samples!r}")

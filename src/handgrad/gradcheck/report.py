@@ -30,6 +30,9 @@ class Check:
     atol: float  # the noise floor: an entry with |a - n| <= atol passes whatever its relative error
     on_floor: int  # entries above tol that passed only because |a - n| <= atol
     worst: list = field(default_factory=list)  # up to 3 Entry, largest relative error first
+    diagnosis: str | None = None  # failing rows of ``diagnose``: "missing", "scaled", "sign", "wrong", "float32"
+    scale: float | None = None  # k in "yours = k x numerical" ("scaled", "sign"; 0 for "missing")
+    message: str = ""  # one sentence saying what to fix
 
     @classmethod
     def from_samples(cls, parameter, term, indices, analytic, numerical, tol, atol, keep=3):
@@ -90,9 +93,11 @@ class GradcheckReport:
         return {"passed": self.passed, "tol": self.tol,
                 "checks": [{"parameter": c.parameter, "term": c.term, "max_rel_error": c.max_rel_error,
                             "passed": c.passed, "checked": c.checked, "atol": c.atol, "on_floor": c.on_floor,
+                            "diagnosis": c.diagnosis, "scale": c.scale, "message": c.message,
                             "worst": [e.__dict__ for e in c.worst]} for c in self.checks]}
 
-    def __str__(self) -> str:
+    def table_lines(self) -> list[str]:
+        """The title, the table ``parameter x term -> max relative error`` and the ok* legend."""
         terms, params = self.terms, self.parameters
         name_w = max([len("parameter"), *map(len, params)])
         cell_w = 15
@@ -103,23 +108,39 @@ class GradcheckReport:
             cells = []
             for t in terms:
                 c = by_key.get((p, t))
+                if c is None:
+                    cells.append("")
+                    continue
                 mark = "FAIL" if not c.passed else ("ok*" if c.on_floor else "ok")
-                cells.append("" if c is None else f"{c.max_rel_error:.1e} {mark.ljust(4)}")
+                cells.append(f"{c.max_rel_error:.1e} {mark.ljust(4)}")
             lines.append(p.ljust(name_w) + "".join(cell.rjust(cell_w) for cell in cells))
         if any(c.on_floor for c in self.checks):
             lines.append("ok*: entries above the tolerance differ by less than the finite-difference noise floor "
                          "(1e-15 * max(1, |loss|) / eps) and pass")
+        return lines
+
+    def worst_lines(self, check: Check, indent: str = "  ") -> list[str]:
+        return [f"{indent}{check.parameter}{list(e.index)} [{check.term}]: {e.analytic:+.6e} vs {e.numerical:+.6e}"
+                f"  rel {e.rel_error:.1e}" for e in check.worst]
+
+    def pass_line(self) -> str:
+        """``PASS: 32 checks, all within 1e-06`` (or, with ok* rows, what ok* means for the verdict)."""
+        if any(c.on_floor for c in self.checks):
+            return (f"PASS: {len(self.checks)} checks, every entry within {self.tol:.0e} or (ok*) within the "
+                    f"finite-difference noise floor")
+        return f"PASS: {len(self.checks)} checks, all within {self.tol:.0e}"
+
+    def __str__(self) -> str:
+        lines = self.table_lines()
         failures = self.failures()
         if not failures:
-            lines.append(f"PASS: {len(self.checks)} checks, all within {self.tol:.0e}")
+            lines.append(self.pass_line())
             return "\n".join(lines)
         names = ", ".join(f"{c.parameter} ({c.term})" for c in failures)
         lines.append(f"FAIL: {len(failures)} of {len(self.checks)} checks: {names}")
         lines.append("worst entries (index: analytic vs numerical, relative error):")
         for c in failures:
-            for e in c.worst:
-                lines.append(f"  {c.parameter}{list(e.index)} [{c.term}]: {e.analytic:+.6e} vs {e.numerical:+.6e}"
-                             f"  rel {e.rel_error:.1e}")
+            lines.extend(self.worst_lines(c))
         return "\n".join(lines)
 
     def __repr__(self) -> str:
