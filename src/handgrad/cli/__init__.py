@@ -1,4 +1,4 @@
-"""The ``handgrad`` command: ``train``, ``evaluate``, ``gradcheck``, ``plot``, ``compare``.
+"""The ``handgrad`` command: ``train``, ``evaluate``, ``gradcheck``, ``plot``, ``compare``, ``tune``.
 
 Errors a user can fix (bad flags, missing data, a diverged run) print one line, or one short paragraph,
 and exit non-zero; no traceback.
@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import sys
 
-from handgrad.cli import evaluate, gradcheck, plot, train
+from handgrad.cli import evaluate, gradcheck, plot, train, tune
 from handgrad.cli.args import Parser
 
-COMMANDS = [train, evaluate, gradcheck, plot]
+COMMANDS = [train, evaluate, gradcheck, plot, tune]
 
 
 def build_parser() -> Parser:

@@ -65,8 +65,12 @@ def resume_config(run_dir, overrides: dict) -> TrainConfig:
     return replace(saved, **{k: v for k, v in overrides.items() if k in RESUMABLE_FIELDS})
 
 
-def train(config: TrainConfig, *, resume: bool = False, run_dir=None, progress: bool = True, echo=print) -> dict:
-    """Run ``config`` (or continue the run in ``run_dir`` when ``resume``) and return the final metrics."""
+def train(config: TrainConfig, *, resume: bool = False, run_dir=None, progress: bool = True, echo=print,
+          on_epoch_end=None) -> dict:
+    """Run ``config`` (or continue the run in ``run_dir`` when ``resume``) and return the final metrics.
+
+    ``on_epoch_end(row)``: called after each epoch (see ``Trainer``), e.g. to report to a tuner and prune.
+    """
     run_dir = Path(run_dir) if run_dir is not None else Path(config.out_dir) / (config.name or default_name(config))
     last = run_dir / "checkpoints" / "last.npz"
     if not resume and last.exists():
@@ -75,6 +79,8 @@ def train(config: TrainConfig, *, resume: bool = False, run_dir=None, progress: 
     start = time.perf_counter()
     data = datasets.prepare(config.dataset, validation_size=config.validation_size, seed=config.seed,
                             data_dir=config.data_dir)
+    if config.train_limit is not None:  # a quick study on part of the data; validation and test stay whole
+        data.x_train, data.y_train = data.x_train[:config.train_limit], data.y_train[:config.train_limit]
     input_shape = data.x_train.shape[1:]
     model = config.build_model(input_shape, num_classes=len(data.class_names))
     steps_per_epoch = math.ceil(len(data.x_train) / config.batch_size)
@@ -86,7 +92,7 @@ def train(config: TrainConfig, *, resume: bool = False, run_dir=None, progress: 
                       augment=augmentation(config, input_shape[-1]), run_dir=run_dir,
                       early_stopping=config.early_stopping, progress=progress, echo=echo,
                       monitor={"warn_share": config.penalty_warn_share, "dead_threshold": config.dead_threshold},
-                      meta=meta)
+                      meta=meta, on_epoch_end=on_epoch_end)
     run_dir.mkdir(parents=True, exist_ok=True)
     if resume and last.exists():
         trainer.restore(last)
