@@ -155,6 +155,11 @@ def run(args) -> int:
         run_worker(study, objective, n_trials=n_trials, timeout=args.timeout, table=table,
                    poll_seconds=min(args.heartbeat, 5))
         counts = table.update(study)
+    except KeyboardInterrupt:
+        table.close()
+        print(f"\nhandgrad tune: interrupted; the study {args.study} is kept in {redact(url)}: continue it with "
+              "the same command (the interrupted trial runs again first)", file=sys.stderr)
+        return 130
     finally:
         table.close()
     from handgrad.tuning.progress import best_trial

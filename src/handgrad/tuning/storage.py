@@ -14,6 +14,7 @@ next worker to look runs it again.
 from __future__ import annotations
 
 import re
+import time
 import warnings
 from pathlib import Path
 
@@ -57,6 +58,31 @@ def _missing_driver(url, error: ImportError) -> ValueError:
     return ValueError(f"--storage {redact(url)}: the database driver {module!r} is not installed ({hint})")
 
 
+def _create_once(create, sqlite_file):
+    """``create()``, where workers starting together on a new database would race to create its tables.
+
+    SQLite: the workers take turns (a lock file beside the database). Other databases: a worker that lost the
+    race (the tables or their version row appeared meanwhile) tries again and finds them.
+    """
+    import sqlalchemy.exc
+
+    try:
+        import fcntl
+    except ImportError:  # not a POSIX system: the retries below
+        fcntl = None
+    if sqlite_file and fcntl is not None:
+        with open(f"{sqlite_file}.lock", "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            return create()
+    for attempt in range(5):
+        try:
+            return create()
+        except (sqlalchemy.exc.IntegrityError, sqlalchemy.exc.ProgrammingError):
+            if attempt == 4:
+                raise
+            time.sleep(0.2 * (attempt + 1))
+
+
 def open_storage(url: str, heartbeat: int = 60):
     """An ``optuna.storages.RDBStorage`` on ``url`` with heartbeats and retries of dead workers' trials.
 
@@ -86,13 +112,17 @@ def open_storage(url: str, heartbeat: int = 60):
         engine_kwargs["connect_args"] = {"timeout": 60}
     else:
         engine_kwargs["pool_pre_ping"] = True  # a connection dropped by the server is replaced, not an error
+    sqlite_file = parsed.database if parsed.get_backend_name() == "sqlite" and parsed.database != ":memory:" else None
+
+    def create():
+        return optuna.storages.RDBStorage(
+            url, engine_kwargs=engine_kwargs, heartbeat_interval=heartbeat, grace_period=GRACE_FACTOR * heartbeat,
+            heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRY))
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ExperimentalWarning)  # heartbeat and its retry callback
         try:
-            return optuna.storages.RDBStorage(
-                url, engine_kwargs=engine_kwargs, heartbeat_interval=heartbeat,
-                grace_period=GRACE_FACTOR * heartbeat,
-                heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRY))
+            return _create_once(create, sqlite_file)
         except ImportError as e:
             raise _missing_driver(url, e) from None
         except sqlalchemy.exc.NoSuchModuleError as e:
