@@ -53,7 +53,8 @@ def check_run_dirs(trials, out_dir, study):
                 assert config[name] == value, (t.number, name)
         # a run that diverged in its first epoch wrote no history, and reported nothing
         history = json.loads((run / "history.json").read_text()) if (run / "history.json").exists() else []
-        assert [r["val"]["accuracy"] for r in history] == [t.intermediate_values[e] for e in sorted(t.intermediate_values)]
+        reported = [t.intermediate_values[e] for e in sorted(t.intermediate_values)]
+        assert [r["val"]["accuracy"] for r in history] == reported
 
 
 # ------------------------------------------------------------------------------------------------ one study
@@ -276,3 +277,33 @@ def test_postgres_study_survives_a_worker_killed_mid_trial(tmp_path, tiny_data, 
     assert len(retries) == 1 and retries[0].state.name == "COMPLETE" and retries[0].params == killed.params
     assert retries[0].user_attrs["worker"].endswith(f":{survivor.pid}")
     check_run_dirs(states["COMPLETE"], out, "pg")
+
+
+# ------------------------------------------------------------------------------------------ errors, one line each
+@pytest.mark.parametrize("args, message", [
+    ([], "--study NAME is required"),
+    (["--study", "../x", "--trials", "1"], "--study must be 1-100 letters, digits"),
+    (["--study", "s"], "give --trials N and/or --timeout SECONDS"),
+    (["--study", "s", "--trials", "0"], "--trials must be >= 1, got 0"),
+    (["--study", "s", "--timeout", "-5"], "--timeout must be > 0 seconds, got -5"),
+    (["--study", "s", "--trials", "1", "--validation-size", "0"], "--validation-size must be >= 1 for tuning"),
+    (["--study", "s", "--trials", "1", "--heartbeat", "0"], "--heartbeat must be a whole number of seconds >= 1"),
+    (["--study", "s", "--trials", "1", "--storage", "not-a-url"], "--storage must be a database URL"),
+    (["--study", "s", "--trials", "1", "--storage", "postgresql+pg8000://me:secret@127.0.0.1/db"],
+     "--storage postgresql+pg8000://me:***@127.0.0.1/db: the database driver 'pg8000' is not installed "
+     "(pip install pg8000)"),
+    (["--study", "s", "--trials", "1", "--storage", "postgresql://me:secret@127.0.0.1:1/db"],
+     "--storage postgresql+psycopg://me:***@127.0.0.1:1/db: cannot open the database: "),
+    (["--study", "s", "--trials", "1", "--lr", "-1"], "--lr must be > 0.0, got -1.0"),
+])
+def test_bad_tune_arguments_give_one_line_naming_the_flag(tmp_path, capsys, args, message):
+    code = main(["tune", *args, "--out-dir", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert code in (1, 2) and message in err and "Traceback" not in err and "secret" not in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_report_of_a_missing_study_says_where_it_looked(tmp_path, capsys):
+    assert main(["tune", "report", "nope", "--out-dir", str(tmp_path)]) == 1
+    assert f"no study 'nope' under {tmp_path}: {tmp_path / 'nope' / 'study.db'} does not exist" in \
+        capsys.readouterr().err
