@@ -39,6 +39,22 @@ def wait_for(condition, what: str, process=None):
     pytest.fail(f"timed out waiting for {what}")
 
 
+class StudyReader:
+    """``reader()``: the study's trials as stored now ([] until a worker has created the study); one storage
+    (one connection pool) for all the polls of a test."""
+
+    def __init__(self, study: str, url: str):
+        self.name, self.url, self.study = study, url, None
+
+    def __call__(self) -> list:
+        if self.study is None:
+            try:
+                self.study = load(self.name, self.url)
+            except (KeyError, ValueError):  # no study (or no database file) yet
+                return []
+        return self.study.get_trials()
+
+
 def check_run_dirs(trials, out_dir, study):
     """Each finished trial ran in its own directory, with the config it was given and one history row per epoch
     it reported."""
@@ -217,11 +233,10 @@ def test_ctrl_c_stops_cleanly_and_the_same_command_continues_with_that_trial(tmp
                               env=worker_env(tmp_path))
     url = default_url(out, "c")
 
+    trials_of = StudyReader("c", url)
+
     def reported():
-        try:
-            return [t for t in load("c", url).get_trials() if t.state.name == "RUNNING" and t.intermediate_values]
-        except (KeyError, ValueError):  # the study is not created yet
-            return []
+        return [t for t in trials_of() if t.state.name == "RUNNING" and t.intermediate_values]
 
     running = wait_for(reported, "a trial reported an epoch", worker)[0]
     worker.send_signal(signal.SIGINT)
@@ -254,12 +269,10 @@ def test_postgres_study_survives_a_worker_killed_mid_trial(tmp_path, tiny_data, 
     logs = [open(tmp_path / f"worker{i}.log", "w") for i in range(2)]
     victim = subprocess.Popen(command, stdout=logs[0], stderr=subprocess.STDOUT, env=worker_env(tmp_path))
 
+    trials_of = StudyReader("pg", postgres.url)
+
     def victims_trial():
-        try:
-            trials = load("pg", postgres.url).get_trials()
-        except (KeyError, ValueError):
-            return None
-        mine = [t for t in trials if t.state.name == "RUNNING" and t.intermediate_values
+        mine = [t for t in trials_of() if t.state.name == "RUNNING" and t.intermediate_values
                 and t.user_attrs.get("worker", "").endswith(f":{victim.pid}")]
         return mine[0] if mine else None
 

@@ -94,6 +94,7 @@ def plot_history(trials, path: Path) -> Path:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
 
     fig, ax = plt.subplots(figsize=(7, 4))
     complete = [t for t in trials if t.state.name == "COMPLETE" and t.value is not None]
@@ -109,6 +110,7 @@ def plot_history(trials, path: Path) -> Path:
         ys.append(best)
     if xs:
         ax.step(xs, ys, where="post", color="C3", label="best so far")
+    ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
     ax.set_xlabel("trial")
     ax.set_ylabel("best validation accuracy")
     ax.set_title("optimization history")
@@ -182,6 +184,8 @@ def write_report(study, out: Path, echo=print) -> dict:
     files["best"] = atomic_write_text(out / "best.toml", config_toml(config, header))
     files["command"] = atomic_write_text(out / "best-command.txt", command + "\n")
     echo(f"best: trial {best.number}, validation accuracy {best.value:.2%}; train it with:\n  {command}")
+    if config.train_limit is not None:
+        echo("  (the study trained on part of the data: drop --train-limit, and raise --epochs, to train in full)")
     for name, path in files.items():
         echo(f"{name}: {path}")
     return files
