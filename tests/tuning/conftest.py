@@ -12,12 +12,12 @@ import pytest
 
 from tests.formats import IDX_STEMS, write_idx
 
-# 160 training images (40 held out for validation) in batches of 20: 6 steps per epoch.
+# 120 training images (40 more held out for validation) in batches of 20: 6 steps per epoch.
 TINY = ["--validation-size", "40", "--batch-size", "20", "--warmup-epochs", "0", "--schedule", "constant",
         "--no-progress"]
 
 
-def write_learnable_idx(directory: Path, n_train=200, n_test=40, seed=0) -> Path:
+def write_learnable_idx(directory: Path, n_train=160, n_test=40, seed=0) -> Path:
     """MNIST-shaped images whose class ``c`` is a bright 8x4 block at row ``c // 5``, column ``c % 5``, on noise:
     a few steps of a good learning rate separate the classes, a learning rate of 1e-7 stays at chance."""
     directory.mkdir(parents=True, exist_ok=True)

@@ -227,7 +227,7 @@ def test_two_workers_on_one_sqlite_study_finish_n_trials_together(tmp_path, tiny
 
 def test_ctrl_c_stops_cleanly_and_the_same_command_continues_with_that_trial(tmp_path, tiny_data):
     out = tmp_path / "runs"
-    argv = ["--study", "c", "--trials", "2", "--epochs", "3", "--pruner", "none", "--heartbeat", "1",
+    argv = ["--study", "c", "--trials", "1", "--epochs", "3", "--pruner", "none", "--heartbeat", "1",
             "--data-dir", str(tiny_data), "--out-dir", str(out), *TINY]
     worker = subprocess.Popen(worker_command(*argv), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                               env=worker_env(tmp_path))
@@ -246,10 +246,10 @@ def test_ctrl_c_stops_cleanly_and_the_same_command_continues_with_that_trial(tmp
     trials = load("c", url).get_trials()
     assert [t.state.name for t in trials] == ["FAIL", "WAITING"]
     assert trials[1].params == running.params and trials[1].system_attrs["failed_trial"] == running.number
-    # continue: the interrupted configuration runs first, then the study reaches its 2 trials
+    # continue: the interrupted configuration runs again, and completes the study's one trial
     assert main(["tune", *argv]) == 0
     trials = load("c", url).get_trials()
-    assert [t.state.name for t in trials] == ["FAIL", "COMPLETE", "COMPLETE"]
+    assert [t.state.name for t in trials] == ["FAIL", "COMPLETE"]
     assert trials[1].params == running.params
 
 
@@ -263,7 +263,7 @@ def test_postgres_study_survives_a_worker_killed_mid_trial(tmp_path, tiny_data, 
     Its trial goes stale (heartbeat), is marked failed and run again by the other worker: every trial finished,
     none lost, none counted twice."""
     out = tmp_path / "runs"
-    command = worker_command("--study", "pg", "--storage", postgres.url, "--trials", "4", "--epochs", "4",
+    command = worker_command("--study", "pg", "--storage", postgres.url, "--trials", "3", "--epochs", "3",
                              "--pruner", "none", "--heartbeat", "1", "--data-dir", str(tiny_data),
                              "--out-dir", str(out), *TINY)
     logs = [open(tmp_path / f"worker{i}.log", "w") for i in range(2)]
@@ -283,7 +283,7 @@ def test_postgres_study_survives_a_worker_killed_mid_trial(tmp_path, tiny_data, 
     assert survivor.wait(timeout=DEADLINE) == 0, (tmp_path / "worker1.log").read_text()
     trials = load("pg", postgres.url).get_trials()
     states = by_state(trials)
-    assert set(states) <= {"COMPLETE", "FAIL"} and len(states["COMPLETE"]) == 4
+    assert set(states) <= {"COMPLETE", "FAIL"} and len(states["COMPLETE"]) == 3
     failed = [t for t in states["FAIL"] if "surplus" not in t.user_attrs]
     assert [t.number for t in failed] == [killed.number]
     retries = [t for t in trials if t.system_attrs.get("failed_trial") == killed.number]
