@@ -31,7 +31,13 @@ data: install
 train: data
 	$(BIN)/handgrad train $(TRAIN_ARGS)
 
+# The tuning tests start a real PostgreSQL server: Debian's package, installed here where it is missing and
+# we may (root with apt-get); elsewhere those tests are skipped and say why.
 test: $(VENV)/.installed-test
+	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb >/dev/null \
+		&& [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get install -y -q postgresql >/dev/null 2>&1 || (apt-get update -q >/dev/null 2>&1 && \
+		apt-get install -y -q postgresql >/dev/null 2>&1) || echo "could not install postgresql"; fi
 	$(BIN)/python -m pytest -q
 
 bench: $(VENV)/.installed-test

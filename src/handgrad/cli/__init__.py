@@ -1,4 +1,4 @@
-"""The ``handgrad`` command: ``train``, ``evaluate``, ``gradcheck``, ``plot``, ``compare``.
+"""The ``handgrad`` command: ``train``, ``evaluate``, ``gradcheck``, ``plot``, ``compare``, ``tune``.
 
 Errors a user can fix (bad flags, missing or unreadable data, a run directory in use or not writable, a damaged
 checkpoint or history, a diverged run) print one line, ``handgrad COMMAND: error: ...``, and exit non-zero
@@ -13,10 +13,10 @@ import re
 import sys
 import traceback
 
-from handgrad.cli import evaluate, gradcheck, plot, train
+from handgrad.cli import evaluate, gradcheck, plot, train, tune
 from handgrad.cli.args import Parser
 
-COMMANDS = [train, evaluate, gradcheck, plot]
+COMMANDS = [train, evaluate, gradcheck, plot, tune]
 TRACEBACK_ENV = "HANDGRAD_TRACEBACK"
 
 

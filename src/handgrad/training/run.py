@@ -68,22 +68,25 @@ def resume_config(run_dir, overrides: dict) -> TrainConfig:
     return replace(saved, **{k: v for k, v in overrides.items() if k in RESUMABLE_FIELDS})
 
 
-def train(config: TrainConfig, *, resume: bool = False, run_dir=None, progress: bool = True, echo=print) -> dict:
+def train(config: TrainConfig, *, resume: bool = False, run_dir=None, progress: bool = True, echo=print,
+          on_epoch_end=None) -> dict:
     """Run ``config`` (or continue the run in ``run_dir`` when ``resume``) and return the final metrics.
 
     The run directory is claimed for the whole run (``rundir.claim_run_dir``: exclusive lock, writability
     checked before any data is loaded, an existing or unfinished run is never replaced by a new one). Resuming a
     run that has no checkpoint yet (it stopped during its first epoch) starts it from epoch 0 with its saved
     config, and says so: with the same seed that is exactly the run that was interrupted.
+
+    ``on_epoch_end(row)``: called after each epoch (see ``Trainer``), e.g. to report to a tuner and prune.
     """
     run_dir = Path(run_dir) if run_dir is not None else Path(config.out_dir) / (config.name or default_name(config))
     if config.data_dir is not None:
         datasets.existing_data_dir(config.data_dir)  # a typo is an error, not a download into a new directory
     with claim_run_dir(run_dir, resume=resume, echo=echo):
-        return _train(config, run_dir, resume, progress, echo)
+        return _train(config, run_dir, resume, progress, echo, on_epoch_end)
 
 
-def _train(config: TrainConfig, run_dir: Path, resume: bool, progress: bool, echo) -> dict:
+def _train(config: TrainConfig, run_dir: Path, resume: bool, progress: bool, echo, on_epoch_end) -> dict:
     last = run_dir / "checkpoints" / "last.npz"
     best = run_dir / "checkpoints" / "best.npz"
     if resume and not last.exists():
@@ -92,6 +95,8 @@ def _train(config: TrainConfig, run_dir: Path, resume: bool, progress: bool, ech
     start = time.perf_counter()
     data = datasets.prepare(config.dataset, validation_size=config.validation_size, seed=config.seed,
                             data_dir=config.data_dir)
+    if config.train_limit is not None:  # a quick study on part of the data; validation and test stay whole
+        data.x_train, data.y_train = data.x_train[:config.train_limit], data.y_train[:config.train_limit]
     input_shape = data.x_train.shape[1:]
     model = config.build_model(input_shape, num_classes=len(data.class_names))
     steps_per_epoch = math.ceil(len(data.x_train) / config.batch_size)
@@ -103,7 +108,7 @@ def _train(config: TrainConfig, run_dir: Path, resume: bool, progress: bool, ech
                       augment=augmentation(config, input_shape[-1]), run_dir=run_dir,
                       early_stopping=config.early_stopping, progress=progress, echo=echo,
                       monitor={"warn_share": config.penalty_warn_share, "dead_threshold": config.dead_threshold},
-                      meta=meta)
+                      meta=meta, on_epoch_end=on_epoch_end)
     if resume and last.exists():
         trainer.restore(last)
         echo(f"resuming {run_dir} after epoch {trainer.epoch}")

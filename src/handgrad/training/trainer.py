@@ -60,13 +60,16 @@ class Trainer:
         monitor: a ``PenaltyMonitor`` factory argument dict (``warn_share``, ``dead_threshold``) or None to
             switch the monitors off.
         meta: extra JSON-able data saved in every checkpoint (e.g. the config and normalization).
+        on_epoch_end: optional ``on_epoch_end(row)`` called after each epoch's history row, checkpoints and
+            summary line are written (``handgrad tune`` reports and prunes there; an exception it raises stops
+            ``fit`` with the epoch's files complete).
 
     After ``fit``, ``history`` holds one row per epoch; ``epoch`` counts completed epochs.
     """
 
     def __init__(self, model: Sequential, optimizer, *, batch_size: int = 64, seed: int = 0, augment=None,
                  run_dir=None, early_stopping: int = 0, progress: bool = True, echo=None, monitor=None,
-                 meta: dict | None = None):
+                 meta: dict | None = None, on_epoch_end=None):
         self.model = model
         self.optimizer = optimizer
         self.batch_size = batch_size
@@ -79,6 +82,7 @@ class Trainer:
         self.monitor_options = {} if monitor is None else monitor
         self.monitor_enabled = monitor is not False
         self.meta = dict(meta or {})
+        self.on_epoch_end = on_epoch_end
         self.history = History()
         self.epoch = 0
         self.best_val_loss = math.inf
@@ -206,6 +210,8 @@ class Trainer:
             self.echo(self._summary_line(row, epochs))
             if self.stopped_early:
                 self.echo(f"early stopping: no lower validation loss for {self.stale_epochs} epochs")
+            if self.on_epoch_end is not None:
+                self.on_epoch_end(row)
         return self.history
 
     @staticmethod
