@@ -1,11 +1,11 @@
-# handgrad: `make train` (set-up included) and `make test`.
+# handgrad: `make train` (set-up included), `make test` and `make test-cpus`.
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 # Extra flags for `handgrad train`, e.g. make train TRAIN_ARGS="--epochs 5".
 TRAIN_ARGS ?=
 
-.PHONY: train test data install bench clean
+.PHONY: train test test-cpus data install bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,11 @@ test: $(VENV)/.installed-test
 		apt-get install -y -q postgresql >/dev/null 2>&1 || (apt-get update -q >/dev/null 2>&1 && \
 		apt-get install -y -q postgresql >/dev/null 2>&1) || echo "could not install postgresql"; fi
 	$(BIN)/python -m pytest -q
+
+# The kernel and layer tests again: NumPy's AVX-512 loops off (numba compiling for Haswell), its AVX2/FMA3
+# loops off too (numba compiling for a generic CPU), then on the NumPy kernels. See tests/cpu_passes.py.
+test-cpus: $(VENV)/.installed-test
+	$(BIN)/python tests/cpu_passes.py
 
 bench: $(VENV)/.installed-test
 	$(BIN)/python benchmarks/throughput.py

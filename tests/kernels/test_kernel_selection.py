@@ -4,10 +4,10 @@ import subprocess
 import sys
 import textwrap
 import threading
-import time
 
 import numpy as np
 import pytest
+from threadpoolctl import threadpool_info, threadpool_limits
 
 import handgrad as hg
 from handgrad.kernels import backend, threads
@@ -114,38 +114,94 @@ def test_tasks_are_shared_out_and_worker_errors_reach_the_caller():
         threads.set_num_threads(before)
 
 
+def two_threads_or_skip():
+    """Set the team to 2 threads; skip where it cannot have them (the BLAS threads are not controllable)."""
+    threads.set_num_threads(2)
+    if threads.num_threads() < 2:
+        pytest.skip("threadpoolctl finds no BLAS it can control in this process: the fast kernels run one thread")
+
+
+def blas_counts() -> dict:
+    """The oracle: threadpoolctl's own report of each BLAS library's thread count."""
+    return {info["filepath"]: info["num_threads"] for info in threadpool_info() if info["user_api"] == "blas"}
+
+
 def test_workers_follow_the_callers_numpy_error_handling():
     """``np.errstate`` is per thread: a kernel must not warn, raise or stay silent where NumPy's would not."""
     before = threads.num_threads()
     try:
-        threads.set_num_threads(2)
-        seen, who = [], set()
+        two_threads_or_skip()
+        seen = []
 
         def record(lo, hi, _):
-            time.sleep(0.01)  # long enough for both threads to take tasks
-            seen.append(np.geterr()["over"])
-            who.add(threading.get_ident())
+            meet.wait()  # each task waits for one on the other thread: both threads run tasks (4 each)
+            seen.append((np.geterr()["over"], threading.get_ident()))
 
-        with np.errstate(over="raise"):
-            threads.parallel_for(record, 8, 1)
-        assert seen == ["raise"] * 8
-        seen.clear()
-        with np.errstate(over="ignore"):
-            threads.parallel_for(record, 8, 1)
-        assert seen == ["ignore"] * 8
-        assert len(who) == 2
+        for mode in ("raise", "ignore"):
+            meet = threading.Barrier(2, timeout=60)  # a broken barrier fails the test instead of hanging it
+            seen.clear()
+            with np.errstate(over=mode):
+                threads.parallel_for(record, 8, 1)
+            assert [m for m, _ in seen] == [mode] * 8
+            assert len({who for _, who in seen}) == 2
     finally:
         threads.set_num_threads(before)
 
 
 def test_blas_is_single_threaded_inside_the_kernels_and_restored_after():
-    if threads._blas is None:
-        pytest.skip("NumPy's BLAS is not an OpenBLAS handgrad can control")
-    get, _ = threads._blas
-    outside = get()
-    with threads.single_threaded_blas():
-        assert get() == 1
+    if not threads.blas_libraries():
+        pytest.skip("threadpoolctl finds no BLAS it can control in this process")
+    before = threads.num_threads()
+    try:
+        two_threads_or_skip()
+        with threadpool_limits(limits=2, user_api="blas"):  # a count other than 1 outside, where the CPUs allow
+            outside = blas_counts()
+            inside = []
+
+            def task(lo, hi, _):
+                meet.wait()  # both team threads are inside at once
+                inside.append(blas_counts())
+                with threads.single_threaded_blas():  # nested: still 1
+                    inside.append(blas_counts())
+
+            meet = threading.Barrier(2, timeout=60)
+            threads.parallel_for(task, 2, 1)
+            assert inside == [{path: 1 for path in outside}] * 4
+            assert blas_counts() == outside
+
+            def fail(lo, hi, _):
+                raise KeyError("boom")
+
+            with pytest.raises(KeyError, match="boom"):
+                threads.parallel_for(fail, 2, 1)
+            assert blas_counts() == outside  # restored after an error too
+    finally:
+        threads.set_num_threads(before)
+
+
+def test_blas_count_is_restored_only_when_the_last_concurrent_kernel_ends():
+    """Two threads call kernels at once: the first to finish must not restore the count under the other."""
+    if not threads.blas_libraries():
+        pytest.skip("threadpoolctl finds no BLAS it can control in this process")
+    with threadpool_limits(limits=2, user_api="blas"):
+        outside = blas_counts()
+        if set(outside.values()) == {1}:
+            pytest.skip("this BLAS runs one thread here whatever it is asked: nothing to restore")
+        first_in, first_out = threading.Event(), threading.Event()
+        seen = {}
+
+        def long_kernel():
+            with threads.single_threaded_blas():
+                first_in.set()
+                first_out.wait(timeout=60)
+                seen["after the other left"] = blas_counts()
+
+        other = threading.Thread(target=long_kernel)
+        other.start()
+        assert first_in.wait(timeout=60)
         with threads.single_threaded_blas():
-            assert get() == 1
-        assert get() == 1
-    assert get() == outside
+            seen["both inside"] = blas_counts()
+        first_out.set()
+        other.join(timeout=60)
+        assert seen == {"both inside": {p: 1 for p in outside}, "after the other left": {p: 1 for p in outside}}
+        assert blas_counts() == outside

@@ -73,12 +73,23 @@ _pool_bytes = 0
 _pool_lock = threading.Lock()
 
 
+def _references(buffers: list, i: int) -> int:
+    """``sys.getrefcount`` of ``buffers[i]``, always measured by this one expression."""
+    return sys.getrefcount(buffers[i])
+
+
+# What ``_references`` reports for an array that nothing but its list refers to. The count includes the
+# interpreter's own temporary references, which differ between versions (CPython 3.14 skips some that 3.13
+# counted), so it is measured once, here, the same way the pool measures, instead of assumed to be 2.
+_FREE = _references([np.empty(1)], 0)
+
+
 def _empty(shape, dtype) -> np.ndarray:
     """``np.empty(shape, dtype)``, C-contiguous, recycled from the pool when a free buffer of that size exists.
 
-    A pooled buffer is free when only the pool refers to it: ``sys.getrefcount`` counts the pool's list entry
-    and its own argument. Every array handed out is a view of the pooled buffer, and so is every array
-    derived from it, so while any of them is alive the buffer is in use.
+    A pooled buffer is free when only the pool refers to it: its reference count is the calibrated ``_FREE``
+    (the pool's list entry plus the interpreter's temporaries). Every array handed out is a view of the
+    pooled buffer, and so is every array derived from it, so while any of them is alive the buffer is in use.
     """
     global _pool_bytes
     dtype = np.dtype(dtype)
@@ -88,7 +99,7 @@ def _empty(shape, dtype) -> np.ndarray:
     with _pool_lock:
         buffers = _pool.setdefault((size, dtype), [])
         for i in range(len(buffers)):
-            if sys.getrefcount(buffers[i]) == 2:
+            if _references(buffers, i) <= _FREE:
                 return buffers[i].reshape(shape)
         if len(buffers) >= POOL_PER_SIZE or _pool_bytes + size * dtype.itemsize > POOL_MAX_BYTES:
             return np.empty(shape, dtype=dtype)

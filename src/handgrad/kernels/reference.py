@@ -101,10 +101,14 @@ def max_pool_backward(dy: np.ndarray, argmax: np.ndarray, x_shape, g: ConvGeomet
 
 # ---------------------------------------------------------------------------------------------- ELU
 def elu_forward(x: np.ndarray, alpha: float) -> np.ndarray:
-    """``y = x if x > 0 else alpha * (exp(x) - 1)``, same shape and memory layout as ``x``."""
+    """``y = x if x > 0 else alpha * (exp(x) - 1)``, same shape and memory layout as ``x``.
+
+    ``x = +-0`` gives ``+-0`` (``alpha * expm1(+-0)``), copied from ``x``: ``np.minimum(-0.0, 0)`` may return
+    either zero, depending on the SIMD loop. NaN stays NaN.
+    """
     y = np.expm1(np.minimum(x, 0), order="K")
     y *= x.dtype.type(alpha)
-    np.copyto(y, x, where=x > 0)
+    np.copyto(y, x, where=x >= 0)
     return y
 
 
