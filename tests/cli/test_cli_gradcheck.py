@@ -54,3 +54,10 @@ def test_a_broken_library_gradient_fails_the_command(capsys, monkeypatch):
 def test_bad_user_module(spec, message, capsys):
     assert main(["gradcheck", "--user-module", spec]) == 1
     assert message in capsys.readouterr().err
+
+
+def test_reference_network_with_batchnorm_passes_in_training_mode(capsys):
+    assert main(["gradcheck", *FAST, "--batchnorm", "--weight-l2", "1e-3", "--activity-l2", "1e-3"]) == 0
+    out = capsys.readouterr().out
+    assert "batch_norm2d_1.gamma" in out and "batch_norm1d.beta" in out
+    assert "PASS: 44 checks" in out  # 11 parameters (no biases before BatchNorm) x 4 terms

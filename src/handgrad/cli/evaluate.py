@@ -40,12 +40,12 @@ def run(args) -> int:
     from handgrad import datasets
     from handgrad.config import TrainConfig
     from handgrad.training import evaluate, load_checkpoint
+    from handgrad.training.run import model_of_checkpoint
 
     ckpt = load_checkpoint(args.checkpoint)
     meta = ckpt.meta
     config = TrainConfig.from_dict(meta["config"])
-    model = config.build_model(tuple(meta["input_shape"]), num_classes=len(meta["class_names"]))
-    model.set_weights(ckpt.params)
+    model = model_of_checkpoint(args.checkpoint, ckpt)  # a --model run's network comes from its run directory
     if args.split == "test":
         x, y = datasets.load(config.dataset, "test", data_dir=args.data_dir or config.data_dir)
         mean = np.asarray(meta["normalization"]["mean"], dtype=np.float32).reshape(1, -1, 1, 1)

@@ -10,7 +10,7 @@ import numpy as np
 from handgrad.cli.args import add_dataclass_arguments
 from handgrad.config import TrainConfig
 
-MODEL_FIELDS = ("dataset", "weight_l2", "weight_l1", "activity_l2", "activity_l1", "activity_on", "seed")
+MODEL_FIELDS = ("dataset", "weight_l2", "weight_l1", "activity_l2", "activity_l1", "activity_on", "batchnorm", "seed")
 INPUT_SHAPES = {"fashion-mnist": (1, 28, 28), "mnist": (1, 28, 28), "cifar10": (3, 32, 32)}
 
 
@@ -19,7 +19,8 @@ def register(subparsers):
         "gradcheck", help="check gradients against finite differences",
         description="Build the reference network from the same flags as 'handgrad train' and check every "
                     "parameter's gradient for every loss term (data, weight penalty, activity penalty, total) "
-                    "against central finite differences in float64 on a small random batch. With --user-module, "
+                    "against central finite differences in float64 on a small random batch, in training mode "
+                    "(batch statistics for BatchNorm; no dropout). With --user-module, "
                     "check your own loss_and_grads(params, x, y) -> (loss, grads) against finite differences of "
                     "your own loss instead. Exit code 1 when any check fails.")
     add_dataclass_arguments(p, TrainConfig, only=MODEL_FIELDS)
@@ -80,7 +81,7 @@ def run(args) -> int:
     else:
         model = config.build_model(input_shape, 10)
         print(model.summary())
-        report = check_model(model, x, y, **options)
+        report = check_model(model, x, y, training=True, **options)  # the mode that trains; dropout is 0
     if not report.passed:
         print(f"gradient check FAILED for: {', '.join(report.failed_parameters())}")
     return 0 if report.passed else 1
