@@ -121,11 +121,10 @@ def test_conv2d_backward_is_bitwise_independent_of_which_thread_runs_which_task(
     dz = rng.standard_normal(z.shape).astype(np.float32)
     dW, db, dx = (a.copy() for a in fast.conv2d_backward(dz, cache, g))
 
-    def shuffled_parallel_for(fn, n, grain, state=None):  # one thread, the tasks in a random order
+    def shuffled_parallel_for(fn, n, grain):  # one thread, the tasks in a random order
         starts = list(range(0, n, max(1, grain)))
         for lo in rng.permutation(starts):
-            fn(int(lo), min(n, int(lo) + grain), state() if state is not None else None)
-        return []
+            fn(int(lo), min(n, int(lo) + grain))
 
     monkeypatch.setattr(threads, "parallel_for", shuffled_parallel_for)
     for _ in range(3):

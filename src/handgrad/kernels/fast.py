@@ -154,7 +154,7 @@ def conv2d_forward(x: np.ndarray, W: np.ndarray, b: np.ndarray | None, g: ConvGe
     z = _empty((N * P, F), x.dtype)  # (N*OH*OW, F), channels last
     step = max(1, CHUNK_BYTES // (P * K * x.itemsize))  # images per chunk
 
-    def task(lo, hi, _):
+    def task(lo, hi):
         cols_buf = _buffer("cols", step * P * K, x.dtype)
         for n0 in range(lo, hi, step):
             n1 = min(hi, n0 + step)
@@ -188,7 +188,7 @@ def conv2d_backward(dz: np.ndarray, cache, g: ConvGeometry, input_grad: bool = T
     dW_parts = np.zeros((tasks, F, K), dtype=dtype)
     db_parts = np.zeros((tasks, F))  # float64
 
-    def task(lo, hi, _):
+    def task(lo, hi):
         dW_part, db_part = dW_parts[lo // grain], db_parts[lo // grain]  # this task's partial sums
         cols_buf = _buffer("cols", step * P * K, dtype)
         dcols_buf = _buffer("dcols", step * P * K, dtype) if input_grad else None
@@ -239,7 +239,7 @@ def dense_forward(x: np.ndarray, W: np.ndarray, b: np.ndarray | None) -> np.ndar
     N, n_in = x.shape
     z = _empty((N, W.shape[1]), W.dtype)  # (N, out)
 
-    def task(lo, hi, _):
+    def task(lo, hi):
         np.matmul(x[lo:hi], W, out=z[lo:hi])
         if b is not None:
             z[lo:hi] += b
@@ -256,10 +256,10 @@ def dense_backward(dz: np.ndarray, x: np.ndarray, W: np.ndarray, input_grad: boo
     dW = _empty((n_in, n_out), W.dtype)  # (in, out)
     dx = _empty((N, n_in), W.dtype) if input_grad else None  # (N, in)
 
-    def weight_task(lo, hi, _):
+    def weight_task(lo, hi):
         np.matmul(x[:, lo:hi].T, dz, out=dW[lo:hi])
 
-    def input_task(lo, hi, _):
+    def input_task(lo, hi):
         np.matmul(dz[lo:hi], W.T, out=dx[lo:hi])
 
     threads.parallel_for(weight_task, n_in, _split_grain(n_in, N * n_out))
@@ -285,7 +285,7 @@ def max_pool_forward(x: np.ndarray, g: ConvGeometry):
     y = _empty((N, g.OH, g.OW, C), x.dtype)  # (N, OH, OW, C)
     argmax = _empty((N, g.OH, g.OW, C), _argmax_dtype(g))
 
-    def task(lo, hi, _):
+    def task(lo, hi):
         loops.max_pool(x_nhwc[lo:hi], g.KH, g.KW, g.SH, g.SW, y[lo:hi], argmax[lo:hi])
 
     threads.parallel_for(task, N, threads.grain_for(N, MIN_TASK_ELEMENTS // max(1, x[0].size)))
@@ -298,7 +298,7 @@ def max_pool_backward(dy: np.ndarray, argmax: np.ndarray, x_shape, g: ConvGeomet
     dy_nhwc = channels_last(dy)  # (N, OH, OW, C)
     dx = _empty((N, H, W, C), dy.dtype)  # (N, H, W, C)
 
-    def task(lo, hi, _):
+    def task(lo, hi):
         loops.max_pool_backward(dy_nhwc[lo:hi], argmax[lo:hi], g.KH, g.KW, g.SH, g.SW, dx[lo:hi])
 
     threads.parallel_for(task, N, threads.grain_for(N, MIN_TASK_ELEMENTS // max(1, H * W * C)))
@@ -338,7 +338,7 @@ def elu_forward(x: np.ndarray, alpha: float) -> np.ndarray:
     else:
         kernel, a = loops.elu_f64, float(alpha)
 
-    def task(lo, hi, _):
+    def task(lo, hi):
         kernel(x_flat[lo:hi], a, y_flat[lo:hi])
 
     threads.parallel_for(task, x.size, threads.grain_for(x.size, MIN_TASK_ELEMENTS))
@@ -352,7 +352,7 @@ def elu_backward(dy: np.ndarray, y: np.ndarray, alpha: float) -> np.ndarray:
     dx, y_flat, dx_flat = _flat_like(y, order)
     a = y.dtype.type(alpha)
 
-    def task(lo, hi, _):
+    def task(lo, hi):
         loops.elu_backward(dy_flat[lo:hi], y_flat[lo:hi], a, dx_flat[lo:hi])
 
     threads.parallel_for(task, y.size, threads.grain_for(y.size, MIN_TASK_ELEMENTS))
@@ -375,7 +375,7 @@ def max_pool_elu_forward(x: np.ndarray, alpha: float, g: ConvGeometry):
     argmax = _empty((N, g.OH, g.OW, C), _argmax_dtype(g))
     elu, a = (loops.elu_f32, np.float32(alpha)) if x.dtype == np.float32 else (loops.elu_f64, float(alpha))
 
-    def task(lo, hi, _):
+    def task(lo, hi):
         loops.max_pool(x_nhwc[lo:hi], g.KH, g.KW, g.SH, g.SW, pooled[lo:hi], argmax[lo:hi])
         elu(pooled[lo:hi].reshape(-1), a, y[lo:hi].reshape(-1))
 
@@ -394,7 +394,7 @@ def max_pool_elu_backward(dy: np.ndarray, y: np.ndarray, argmax: np.ndarray, alp
     dx = _empty((N, H, W, C), y.dtype)  # (N, H, W, C)
     a = y.dtype.type(alpha)
 
-    def task(lo, hi, _):
+    def task(lo, hi):
         loops.elu_backward(dy_nhwc[lo:hi].reshape(-1), y_nhwc[lo:hi].reshape(-1), a, dpooled[lo:hi].reshape(-1))
         loops.max_pool_backward(dpooled[lo:hi], argmax[lo:hi], g.KH, g.KW, g.SH, g.SW, dx[lo:hi])
 
