@@ -7,8 +7,8 @@ The reference network ``handgrad.models.reference_cnn`` (``Conv2D(32, 5, same) -
 Conv2D(64, 5, same) - ELU - MaxPool2D(2) - Flatten - Dense(256) - ELU - Dense(10)``) with softmax
 cross-entropy, float32, is built in both frameworks with the same initial weights: the PyTorch twin, the FLOP
 count and the GEMM shapes all follow its layers (``architecture``), so they cannot drift from it. A training
-step is forward + backward + an in-place SGD update with momentum 0.9 written the same way on both sides (``v = 0.9 v + g; p -= lr v``); inference is a forward pass
-(``torch.inference_mode()`` for PyTorch). Both run with ``--threads`` threads (default 2):
+step is forward + backward + an in-place SGD update with momentum 0.9 written the same way on both sides
+(``v = 0.9 v + g; p -= lr v``); inference is a forward pass (``torch.inference_mode()`` for PyTorch). Both run with ``--threads`` threads (default 2):
 ``torch.set_num_threads``, ``OMP_NUM_THREADS``/``MKL_NUM_THREADS``, OpenBLAS (NumPy's BLAS), numba and
 handgrad's kernel team (``HANDGRAD_NUM_THREADS``), all set before the libraries load.
 
