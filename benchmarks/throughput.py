@@ -8,9 +8,9 @@ Conv2D(64, 5, same) - ELU - MaxPool2D(2) - Flatten - Dense(256) - ELU - Dense(10
 cross-entropy, float32, is built in both frameworks with the same initial weights: the PyTorch twin, the FLOP
 count and the GEMM shapes all follow its layers (``architecture``), so they cannot drift from it. A training
 step is forward + backward + an in-place SGD update with momentum 0.9 written the same way on both sides
-(``v = 0.9 v + g; p -= lr v``); inference is a forward pass (``torch.inference_mode()`` for PyTorch). Both run with ``--threads`` threads (default 2):
-``torch.set_num_threads``, ``OMP_NUM_THREADS``/``MKL_NUM_THREADS``, OpenBLAS (NumPy's BLAS), numba and
-handgrad's kernel team (``HANDGRAD_NUM_THREADS``), all set before the libraries load.
+(``v = 0.9 v + g; p -= lr v``); inference is a forward pass (``torch.inference_mode()`` for PyTorch). Both
+run with ``--threads`` threads (default 2): ``torch.set_num_threads``, ``OMP_NUM_THREADS``/``MKL_NUM_THREADS``,
+OpenBLAS (NumPy's BLAS), numba and handgrad's kernel team (``HANDGRAD_NUM_THREADS``), all set before the libraries load.
 
 Timing: the two frameworks run in the same process, in alternating blocks of steps (the order swaps every
 round), so that both see the same machine state; each round gives one images/s figure per framework and
