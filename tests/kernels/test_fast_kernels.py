@@ -7,7 +7,7 @@ memory layout, several threads and several chunks per thread.
 import numpy as np
 import pytest
 
-from handgrad.kernels import fast, im2col as ref_im2col, numba_loops as loops, reference, threads
+from handgrad.kernels import buffers, fast, im2col as ref_im2col, numba_loops as loops, reference, threads
 from handgrad.kernels.conv_geometry import conv_geometry
 
 DTYPES = [np.float32, np.float64]
@@ -277,20 +277,20 @@ def test_add_column_sums(dtype, rng):
 
 
 def test_pool_recycles_a_buffer_only_when_nothing_refers_to_it():
-    shape = (fast.POOL_MIN_BYTES // 8 + 1, 2)  # large enough to be pooled (float32)
-    a = fast._empty(shape, np.float32)
+    shape = (buffers.POOL_MIN_BYTES // 8 + 1, 2)  # large enough to be pooled (float32)
+    a = buffers.empty(shape, np.float32)
     a[...] = 1.0
-    b = fast._empty(shape, np.float32)
+    b = buffers.empty(shape, np.float32)
     assert not np.shares_memory(a, b)  # a is alive
     view = a.T[::2]
     del a
-    c = fast._empty(shape, np.float32)
+    c = buffers.empty(shape, np.float32)
     assert not np.shares_memory(view, c)  # a view keeps its buffer in use
     np.testing.assert_array_equal(view, 1.0)
     address = view.base.__array_interface__["data"][0]
     del view, b, c
-    d = fast._empty(shape, np.float32)
+    d = buffers.empty(shape, np.float32)
     assert d.__array_interface__["data"][0] == address  # the first free buffer of that size: a's
     assert d.flags.c_contiguous and d.shape == shape and d.dtype == np.float32
-    small = fast._empty((3, 4), np.float64)
+    small = buffers.empty((3, 4), np.float64)
     assert small.base is None  # small arrays are plain allocations

@@ -133,7 +133,7 @@ class _Team:
             if work is None:
                 return
             fn, args = work
-            del work  # hold no reference to the caller's arrays between tasks (fast._empty recycles them)
+            del work  # hold no reference to the caller's arrays between tasks (buffers.empty recycles them)
             try:
                 fn(*args)
                 del fn, args
