@@ -65,3 +65,16 @@ def test_dropout_generator_state_advances_with_each_training_pass_only(rng):
     assert not np.array_equal(layer.state["generator"], start)
     expected = np.random.default_rng(3).random(x.shape) >= 0.5  # the documented generator: PCG64(seed)
     np.testing.assert_array_equal(first != 0, expected)
+
+
+class ClashingLayer(hg.layers.base.Layer):
+    def _build(self, input_shape, rng):
+        self.params = {"w": np.zeros(2)}
+        self.state = {"w": np.zeros(2)}
+        return input_shape
+
+
+def test_params_and_state_of_a_layer_need_different_names():
+    with pytest.raises(ValueError, match=r"clashing_layer: params and state must have different names, both have "
+                                         r"\['w'\]"):
+        ClashingLayer().build((2,))

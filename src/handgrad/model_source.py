@@ -3,7 +3,8 @@
 ``FUNCTION(input_shape, num_classes)`` returns a ``Sequential`` for per-sample ``input_shape`` (a tuple such as
 ``(1, 28, 28)``) and ``num_classes`` outputs. A run copies the file into its directory as ``model.py`` and
 records the copy's SHA-256 in every checkpoint; resuming and evaluating build the network from that copy, so
-later edits of the original file cannot change a run's network (an edited copy is refused).
+later edits of the original file cannot change a run's network (an edited copy is refused). The run keeps
+this one file: it may import handgrad and installed packages, not modules that lie beside it.
 """
 from __future__ import annotations
 

@@ -181,3 +181,13 @@ def test_early_stopping_stops_when_validation_loss_stops_improving():
     val = history.column("val/data")
     best = int(np.argmin(val))
     assert len(val) == best + 3  # stopped two epochs after the best one
+
+
+def test_checkpoint_without_layer_state_is_a_clear_error(tmp_path):
+    from handgrad.training import save_checkpoint
+
+    model = make_model()
+    path = save_checkpoint(tmp_path / "old.npz", model.parameters(), {}, {"epoch": 1})  # as before layer state
+    with pytest.raises(ValueError, match=r"old.npz does not fit this model \(it holds no layer state: written by an "
+                                         r"older handgrad\?\): load_state_dict: missing \['dropout.generator'\]"):
+        quiet_trainer(make_model(), make_optimizer()).restore(path)

@@ -72,6 +72,9 @@ class Layer:
             raise ShapeError(f"{self.name}: input shape must have positive sizes, got {input_shape}")
         self.dtype = np.dtype(dtype)
         self.output_shape = tuple(self._build(input_shape, rng if rng is not None else np.random.default_rng(0)))
+        shared = sorted(set(self.params) & set(self.state))
+        if shared:  # one namespace per layer: "<layer>.<name>" in checkpoints
+            raise ValueError(f"{self.name}: params and state must have different names, both have {shared}")
         self.input_shape = input_shape
         self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
         return self.output_shape

@@ -61,3 +61,14 @@ def load_checkpoint(path) -> Checkpoint:
     except (OSError, ValueError, KeyError, zipfile.BadZipFile) as e:
         raise ValueError(f"checkpoint {path} is not a handgrad checkpoint or is damaged: {e}") from e
     return Checkpoint(params, optimizer_state, meta, state)
+
+
+def restore_model(model, ckpt: Checkpoint, path) -> None:
+    """Load the parameters and layer states of ``ckpt`` (read from ``path``) into ``model``; a checkpoint of
+    another network is a ``ValueError`` naming the file and the keys that differ."""
+    try:
+        model.load_state_dict(ckpt.model_state)
+    except KeyError as e:
+        older = not ckpt.state and model.states()
+        hint = " (it holds no layer state: written by an older handgrad?)" if older else ""
+        raise ValueError(f"checkpoint {path} does not fit this model{hint}: {e.args[0]}") from e

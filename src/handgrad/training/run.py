@@ -22,7 +22,7 @@ import numpy as np
 from handgrad import datasets, model_source, optim
 from handgrad._atomic import atomic_write_text
 from handgrad.config import TrainConfig
-from handgrad.training.checkpoint import Checkpoint, load_checkpoint
+from handgrad.training.checkpoint import Checkpoint, load_checkpoint, restore_model
 from handgrad.training.trainer import Trainer, evaluate
 
 # Flags that may change when a run is resumed; everything else must stay as the run started.
@@ -68,7 +68,7 @@ def model_of_checkpoint(path, ckpt: Checkpoint):
         model = config.build_model(input_shape, num_classes)
     else:
         model = model_source.build_recorded(Path(path).resolve().parent.parent, source, input_shape, num_classes)
-    model.load_state_dict(ckpt.model_state)
+    restore_model(model, ckpt, path)
     return model
 
 

@@ -11,7 +11,7 @@ from tqdm.auto import tqdm
 from handgrad.datasets import minibatches
 from handgrad.losses import softmax_cross_entropy
 from handgrad.sequential import Sequential
-from handgrad.training.checkpoint import load_checkpoint, save_checkpoint
+from handgrad.training.checkpoint import load_checkpoint, restore_model, save_checkpoint
 from handgrad.training.history import History
 from handgrad.training.monitors import PenaltyMonitor
 
@@ -103,7 +103,7 @@ class Trainer:
         """Continue from a checkpoint: weights, layer states (moving statistics, dropout generators), optimizer
         state, epoch and history."""
         ckpt = load_checkpoint(path)
-        self.model.load_state_dict(ckpt.model_state)
+        restore_model(self.model, ckpt, path)
         self.optimizer.load_state_dict(ckpt.optimizer_state)
         self.epoch = ckpt.epoch
         self.history = History(ckpt.meta.get("history", []))
