@@ -4,21 +4,22 @@
     python benchmarks/throughput.py --quick    # fewer repetitions
     python benchmarks/throughput.py --algorithm winograd im2col   # handgrad's convolutions both ways, one run
 
-The reference network ``Conv2D(32, 5, same) - ELU - MaxPool2D(2) - Conv2D(64, 5, same) - ELU - MaxPool2D(2) -
-Flatten - Dense(256) - ELU - Dense(10)`` with softmax cross-entropy, float32, is built in both frameworks
-with the same initial weights. A training step is forward + backward + an in-place SGD update with momentum
-0.9 written the same way on both sides (``v = 0.9 v + g; p -= lr v``); inference is a forward pass
-(``torch.inference_mode()`` for PyTorch). Both run with ``--threads`` threads (default 2):
-``torch.set_num_threads``, ``OMP_NUM_THREADS``/``MKL_NUM_THREADS``, OpenBLAS (NumPy's BLAS), numba and
-handgrad's kernel team (``HANDGRAD_NUM_THREADS``), all set before the libraries load.
+The reference network ``handgrad.models.reference_cnn`` (``Conv2D(32, 5, same) - ELU - MaxPool2D(2) -
+Conv2D(64, 5, same) - ELU - MaxPool2D(2) - Flatten - Dense(256) - ELU - Dense(10)``) with softmax
+cross-entropy, float32, is built in both frameworks with the same initial weights: the PyTorch twin, the FLOP
+count and the GEMM shapes all follow its layers (``architecture``), so they cannot drift from it. A training
+step is forward + backward + an in-place SGD update with momentum 0.9 written the same way on both sides
+(``v = 0.9 v + g; p -= lr v``); inference is a forward pass (``torch.inference_mode()`` for PyTorch). Both
+run with ``--threads`` threads (default 2): ``torch.set_num_threads``, ``OMP_NUM_THREADS``/``MKL_NUM_THREADS``,
+OpenBLAS (NumPy's BLAS), numba and handgrad's kernel team (``HANDGRAD_NUM_THREADS``), all set before the libraries load.
 
 Timing: the two frameworks run in the same process, in alternating blocks of steps (the order swaps every
 round), so that both see the same machine state; each round gives one images/s figure per framework and
 their ratio; the table shows the medians over the rounds (and the range of the ratio).
 
 GEMM limit: the training step's FLOPs per image (the matrix products of im2col convolution and the dense
-layers, forward and backward: ``2*M*K*N`` each; conv1 has no input gradient) divided into the NumPy float32
-GEMM peak, the highest rate ``np.matmul`` reaches in this run on the network's im2col product shapes at that
+layers, forward and backward: ``2*M*K*N`` each; the first conv has no input gradient) divided into the NumPy
+float32 GEMM peak, the highest rate ``np.matmul`` reaches in this run on the network's im2col product shapes at that
 batch size (forward, weight-gradient and input-gradient products of both convolutions, full batch, with
 NumPy's BLAS at ``--threads`` threads; measured before, between and after the timings, best of all).
 ``% limit`` = images/s / (peak / FLOPs per image); inference uses the forward FLOPs. With Winograd
@@ -83,21 +84,57 @@ def conv_algorithms(model) -> dict:
     return out
 
 
-def torch_model(shape, weights=None):
+def architecture(shape) -> list[dict]:
+    """The reference network's layers as plain data (JSON-able, for the PyTorch-only memory process)."""
+    spec = []
+    for i, layer in enumerate(handgrad_model(shape).layers):
+        kind = type(layer).__name__
+        entry = {"kind": kind, "name": layer.name, "in": list(layer.input_shape), "out": list(layer.output_shape)}
+        if kind == "Conv2D":
+            g = layer.geometry
+            entry.update(kernel=list(layer.kernel_size), stride=list(layer.stride), bias=layer.use_bias,
+                         pad=[g.top, g.bottom, g.left, g.right], input_grad=i > 0)
+        elif kind == "MaxPool2D":
+            entry.update(pool=list(layer.pool_size), stride=list(layer.stride))
+        elif kind == "ELU":
+            entry.update(alpha=layer.alpha)
+        elif kind == "Dense":
+            entry.update(bias=layer.use_bias)
+        elif kind != "Flatten":
+            raise ValueError(f"benchmark: no PyTorch twin for {kind}")
+        spec.append(entry)
+    return spec
+
+
+def torch_model(arch, weights=None):
     """The same network in PyTorch; ``weights``: handgrad's ``get_weights()`` (same layouts, Dense W transposed)."""
     import torch
     from torch import nn
-    C, H, W = shape
-    net = nn.Sequential(nn.Conv2d(C, 32, 5, padding=2), nn.ELU(), nn.MaxPool2d(2),
-                        nn.Conv2d(32, 64, 5, padding=2), nn.ELU(), nn.MaxPool2d(2), nn.Flatten(),
-                        nn.Linear(64 * (H // 4) * (W // 4), 256), nn.ELU(), nn.Linear(256, 10))
+    modules, named = [], []
+    for e in arch:
+        if e["kind"] == "Conv2D":
+            top, bottom, left, right = e["pad"]
+            symmetric = top == bottom and left == right
+            if not symmetric:
+                modules.append(nn.ZeroPad2d((left, right, top, bottom)))
+            module = nn.Conv2d(e["in"][0], e["out"][0], tuple(e["kernel"]), stride=tuple(e["stride"]),
+                               padding=(top, left) if symmetric else 0, bias=e["bias"])
+            named.append((module, e["name"]))
+        elif e["kind"] == "Dense":
+            module = nn.Linear(e["in"][0], e["out"][0], bias=e["bias"])
+            named.append((module, e["name"]))
+        else:
+            module = {"ELU": lambda: nn.ELU(e.get("alpha", 1.0)), "Flatten": nn.Flatten,
+                      "MaxPool2D": lambda: nn.MaxPool2d(tuple(e["pool"]), tuple(e["stride"]))}[e["kind"]]()
+        modules.append(module)
+    net = nn.Sequential(*modules)
     if weights is not None:
-        pairs = [(net[0], "conv2d"), (net[3], "conv2d_1"), (net[7], "dense"), (net[9], "dense_1")]
         with torch.no_grad():
-            for module, name in pairs:
+            for module, name in named:
                 w = weights[f"{name}.W"]
                 module.weight.copy_(torch.from_numpy(w.T.copy() if w.ndim == 2 else w))
-                module.bias.copy_(torch.from_numpy(weights[f"{name}.b"]))
+                if module.bias is not None:
+                    module.bias.copy_(torch.from_numpy(weights[f"{name}.b"]))
     return net
 
 
@@ -147,53 +184,45 @@ def torch_runner(net, x, y):
 
 
 # ---------------------------------------------------------------------------------------------- FLOPs and GEMM peak
-def product_shapes(shape, batch):
+def product_shapes(arch, batch):
     """``[(name, M, K, N, in_training, in_inference)]``: the matrix products of one step, im2col convolution."""
-    C, H, W = shape
     shapes = []
-    for name, (c, h, w, f, input_grad) in {"conv1": (C, H, W, 32, False),
-                                           "conv2": (32, H // 2, W // 2, 64, True)}.items():
-        M, K = batch * h * w, 25 * c
-        shapes += [(f"{name} forward", M, K, f, True, True), (f"{name} dW", f, M, K, True, False)]
-        if input_grad:
-            shapes.append((f"{name} dx", M, f, K, True, False))
-    for name, (n_in, n_out) in {"dense": (64 * (H // 4) * (W // 4), 256), "dense_1": (256, 10)}.items():
-        shapes += [(f"{name} forward", batch, n_in, n_out, True, True), (f"{name} dW", n_in, batch, n_out, True, False),
-                   (f"{name} dx", batch, n_out, n_in, True, False)]
+    for e in arch:
+        name = e["name"]
+        if e["kind"] == "Conv2D":
+            (c, *_), (f, oh, ow) = e["in"], e["out"]
+            M, K = batch * oh * ow, e["kernel"][0] * e["kernel"][1] * c
+            shapes += [(f"{name} forward", M, K, f, True, True), (f"{name} dW", f, M, K, True, False)]
+            if e["input_grad"]:
+                shapes.append((f"{name} dx", M, f, K, True, False))
+        elif e["kind"] == "Dense":
+            n_in, n_out = e["in"][0], e["out"][0]
+            shapes += [(f"{name} forward", batch, n_in, n_out, True, True),
+                       (f"{name} dW", n_in, batch, n_out, True, False), (f"{name} dx", batch, n_out, n_in, True, False)]
     return shapes
 
 
-def flops_per_image(shape, batch, training: bool, model=None) -> float:
-    """Products' FLOPs per image; with ``model``, its Winograd convolutions count their own products instead."""
-    if model is None:
-        return sum(2 * M * K * N for _, M, K, N, t, i in product_shapes(shape, batch) if (t if training else i)) / batch
-    from handgrad.kernels import winograd
-    from handgrad.layers import Conv2D
+def flops_per_image(arch, batch, training: bool, model=None) -> float:
+    """Products' FLOPs per image (im2col); with ``model``, its Winograd convolutions count their own products."""
+    winograd_flops = {}
+    if model is not None:
+        from handgrad.kernels import winograd
+        winograd_flops = {layer.name: winograd.matmul_flops(batch, layer.input_shape[0], layer.filters, layer.geometry)
+                          for layer in model.layers if getattr(layer, "conv_algorithm", None) == "winograd"}
     total = 0.0
-    convs = iter(["conv1", "conv2"])
-    for layer in model.layers:
-        if not isinstance(layer, Conv2D):
-            continue
-        name = next(convs)
-        passes = [(n, t, i) for n, M, K, N, t, i in product_shapes(shape, batch) if n.startswith(name + " ")]
-        if layer.conv_algorithm == "winograd":
-            per_pass = winograd.matmul_flops(batch, layer.input_shape[0], layer.filters, layer.geometry)
-            total += sum(per_pass for _, t, i in passes if (t if training else i))
-        else:
-            total += sum(2 * M * K * N for n, M, K, N, t, i in product_shapes(shape, batch)
-                         if n.startswith(name + " ") and (t if training else i))
-    total += sum(2 * M * K * N for n, M, K, N, t, i in product_shapes(shape, batch)
-                 if n.startswith("dense") and (t if training else i))
+    for name, M, K, N, in_training, in_inference in product_shapes(arch, batch):
+        if in_training if training else in_inference:
+            total += winograd_flops.get(name.split(" ")[0], 2 * M * K * N)
     return total / batch
 
 
-def gemm_peak(shape, batch, repeats=5):
-    """``(GFLOP/s, name)``: the fastest float32 ``np.matmul`` among the im2col product shapes of both convs."""
+def gemm_peak(arch, batch, repeats=5):
+    """``(GFLOP/s, name)``: the fastest float32 ``np.matmul`` among the im2col product shapes of the convs."""
     import numpy as np
     rng = np.random.default_rng(0)
     best = (0.0, "")
-    for name, M, K, N, _, _ in product_shapes(shape, batch):
-        if not name.startswith("conv"):
+    for name, M, K, N, _, _ in product_shapes(arch, batch):
+        if not name.startswith("conv2d"):
             continue
         a = rng.standard_normal((M, K), dtype=np.float32)
         b = rng.standard_normal((K, N), dtype=np.float32)
@@ -230,19 +259,20 @@ def benchmark(shape_name, batch, args):
     x = rng.standard_normal((batch, *shape), dtype=np.float32)
     y = rng.integers(0, 10, batch)
     models = {a: handgrad_model(shape, algorithm=a) for a in args.algorithm}  # the same initial weights
-    net = torch_model(shape, next(iter(models.values())).get_weights())
+    arch = architecture(shape)
+    net = torch_model(arch, next(iter(models.values())).get_weights())
     runners = {a: handgrad_runner(m, x, y) for a, m in models.items()}
     th_train, th_infer = torch_runner(net, torch.from_numpy(x.copy()), torch.from_numpy(y))
     for fn in (*[f for r in runners.values() for f in r], th_train, th_infer):  # warm-up: JIT, allocators, caches
         for _ in range(3):
             fn()
-    peaks = [gemm_peak(shape, batch)]
+    peaks = [gemm_peak(arch, batch)]
     rows = []
     for mode, index, calls in (("train", 0, args.train_calls), ("infer", 1, args.infer_calls)):
         fns = {a: r[index] for a, r in runners.items()}
         fns["PyTorch"] = th_train if mode == "train" else th_infer
         rates = interleaved(fns, batch, calls, args.rounds)
-        peaks.append(gemm_peak(shape, batch))  # measured between the timings too: the best of all counts
+        peaks.append(gemm_peak(arch, batch))  # measured between the timings too: the best of all counts
         for a in runners:
             ratios = [h / t for h, t in zip(rates[a], rates["PyTorch"])]
             rows.append({"input": shape_name, "batch": batch, "mode": mode, "algorithm": a,
@@ -254,8 +284,8 @@ def benchmark(shape_name, batch, args):
     for row in rows:
         training, model = row["mode"] == "train", models[row["algorithm"]]
         row.update(peak=peak, peak_shape=peak_shape, losses=losses[row["algorithm"]],
-                   limit=peak * 1e9 / flops_per_image(shape, batch, training),
-                   limit_alg=peak * 1e9 / flops_per_image(shape, batch, training, model))
+                   limit=peak * 1e9 / flops_per_image(arch, batch, training),
+                   limit_alg=peak * 1e9 / flops_per_image(arch, batch, training, model))
     return rows
 
 
@@ -272,8 +302,9 @@ def final_loss_torch(net, x, y) -> float:
 
 
 # ---------------------------------------------------------------------------------------------- peak memory
-def memory_child(framework, shape_name, steps):
-    """Run in a fresh process: print the peak RSS (bytes) after warm-up and ``steps`` steps at batch 128."""
+def memory_child(framework, shape_name, steps, arch):
+    """Run in a fresh process: print the peak RSS (bytes) after warm-up and ``steps`` steps at batch 128.
+    ``arch``: ``architecture(shape)`` (the PyTorch process does not import handgrad)."""
     import numpy as np
     shape = SHAPES[shape_name]
     rng = np.random.default_rng(1)
@@ -286,7 +317,7 @@ def memory_child(framework, shape_name, steps):
     else:
         import torch
         torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
-        net = torch_model(shape)
+        net = torch_model(arch)
         warm, _ = torch_runner(net, torch.from_numpy(x[:2].copy()), torch.from_numpy(y[:2]))
         step, _ = torch_runner(net, torch.from_numpy(x), torch.from_numpy(y))
     warm()
@@ -312,11 +343,12 @@ def peak_rss() -> int:
 
 def peak_memory(shape_name):
     result = {}
+    arch = json.dumps(architecture(SHAPES[shape_name]))
     for framework in ("handgrad", "PyTorch"):
         figures = {}
         for label, steps in (("warm", 0), ("train", 3)):
             out = subprocess.run([sys.executable, os.path.abspath(__file__), "--memory-child", framework, shape_name,
-                                  str(steps)], capture_output=True, text=True, check=True, env=os.environ.copy())
+                                  str(steps), arch], capture_output=True, text=True, check=True, env=os.environ.copy())
             figures[label] = json.loads(out.stdout.strip().splitlines()[-1])["peak"] / 2**20
         figures["step"] = figures["train"] - figures["warm"]
         result[framework] = figures
@@ -368,12 +400,12 @@ def main(argv=None):
                         help="handgrad's Conv2D algorithm; several: each timed against PyTorch in the same rounds "
                              "(default im2col; 'winograd' on every conv, conv1 too, slow with 1-3 channels; "
                              "'auto': conv2)")
-    parser.add_argument("--memory-child", nargs=3, help=argparse.SUPPRESS)
+    parser.add_argument("--memory-child", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     set_threads(args.threads)
     if args.memory_child:
-        framework, shape_name, steps = args.memory_child
-        return memory_child(framework, shape_name, int(steps))
+        framework, shape_name, steps, arch = args.memory_child
+        return memory_child(framework, shape_name, int(steps), json.loads(arch))
     args.rounds, args.train_calls, args.infer_calls = (3, 3, 6) if args.quick else (7, 5, 10)
 
     import torch

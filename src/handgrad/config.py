@@ -8,10 +8,12 @@ import os
 from dataclasses import dataclass, field
 
 from handgrad._validation import check_choice, check_int, check_number
+from handgrad.optim import NAMES as OPTIMIZERS
 
 DATASETS = ("fashion-mnist", "mnist", "cifar10")
-OPTIMIZERS = ("sgd", "momentum", "nesterov", "rmsprop", "adam", "adamw")
 SCHEDULES = ("constant", "step", "cosine")
+# Fields that configure the reference network; they do not apply to a network of --model.
+REFERENCE_FIELDS = ("weight_l2", "weight_l1", "activity_l2", "activity_l1", "activity_on", "dropout", "batchnorm")
 
 
 def check_run_name(owner: str, name) -> str:
@@ -41,7 +43,9 @@ class TrainConfig:
     # MNISTs and CIFAR-10 is already shuffled, so the first N images are a fair sample.
     train_limit: int | None = _f(None, "train on the first N training images only (default: all)", metavar="N")
     augment: bool = _f(False, "random crop (padding 2 for 28x28 images, 4 for 32x32) and horizontal flip")
-    # ---- model: handgrad.models.reference_cnn
+    # ---- model: handgrad.models.reference_cnn, or the user's own network
+    model: str | None = _f(None, "your network instead of the reference one: FUNCTION(input_shape, num_classes) "
+                                 "-> Sequential in FILE.py (the run keeps a copy)", metavar="FILE.py:FUNCTION")
     weight_l2: float = _f(0.0, "L2 kernel penalty, Keras's l2 * sum(W**2), on every Conv2D/Dense kernel")
     weight_l1: float = _f(0.0, "L1 kernel penalty l1 * sum(|W|) on every kernel")
     activity_l2: float = _f(0.0, "L2 activity penalty l2 * sum(y**2) / N on both conv outputs")
@@ -51,6 +55,8 @@ class TrainConfig:
     # Dropout before each Dense layer regularizes the 803k-weight Dense(256) layer, which otherwise overfits
     # Fashion-MNIST within ~10 epochs.
     dropout: float = _f(0.5, "dropout rate before each Dense layer (0: no dropout)")
+    batchnorm: bool = _f(False, "BatchNorm2D after each conv and BatchNorm1D after Dense(256), before ELU "
+                                "(those layers then have no bias)")
     # ---- optimization
     epochs: int = _f(30, "training epochs")
     batch_size: int = _f(64, "minibatch size")
@@ -116,6 +122,15 @@ class TrainConfig:
                              f"{self.early_stopping} with --validation-size 0")
         if self.name is not None:
             check_run_name(o, self.name)
+        if self.model is not None:
+            from handgrad.model_source import parse_spec
+
+            parse_spec(self.model)
+            defaults = {f.name: f.default for f in dataclasses.fields(self)}
+            changed = [k for k in REFERENCE_FIELDS if getattr(self, k) != defaults[k]]
+            if changed:
+                raise ValueError(f"TrainConfig: {changed[0]} configures the reference network; it does not apply "
+                                 f"to --model {self.model}")
         return self
 
     def to_dict(self) -> dict:
@@ -138,4 +153,5 @@ class TrainConfig:
 
         return reference_cnn(input_shape=input_shape, num_classes=num_classes, weight_l2=self.weight_l2,
                              weight_l1=self.weight_l1, activity_l2=self.activity_l2, activity_l1=self.activity_l1,
-                             activity_on=self.activity_on, dropout=self.dropout, seed=self.seed)
+                             activity_on=self.activity_on, dropout=self.dropout, batchnorm=self.batchnorm,
+                             seed=self.seed)

@@ -5,8 +5,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from handgrad import fusion
 from handgrad._validation import ShapeError, check_int
-from handgrad.layers import fused
+from handgrad.kernels import backend, reference
 from handgrad.layers.base import Layer
 from handgrad.losses import log_softmax, softmax_cross_entropy
 
@@ -48,7 +49,9 @@ class Sequential:
         dtype: float32 (default) or float64.
 
     The loss is ``mean softmax cross-entropy + sum of weight penalties + sum of activity penalties``.
-    Parameters and gradients are addressed as ``"<layer name>.<param>"``, e.g. ``"conv2d.W"``.
+    Parameters, gradients and layer state are addressed as ``"<layer name>.<name>"``, e.g. ``"conv2d.W"``,
+    ``"batch_norm2d.moving_mean"``. Each pass runs the fusion plan of the active kernel set (see
+    ``handgrad.fusion``), built once per list of layers and kernel set.
     """
 
     def __init__(self, layers, input_shape, seed: int = 0, dtype=np.float32):
@@ -75,7 +78,7 @@ class Sequential:
                              f"got per-sample shape {shape}; add Flatten and Dense layers")
         self.num_classes = shape[0]
         self._outputs: dict[str, np.ndarray] = {}
-        self._steps = fused.plan(self.layers)  # [(lo, hi, step)], redone by each forward; see handgrad.layers.fused
+        self._plan_key, self._steps = None, ()  # the fusion plan and what it was built for; see _plan
 
     def _assign_names(self):
         taken = {layer.name for layer in self.layers if layer.explicit_name}
@@ -127,6 +130,35 @@ class Sequential:
                 raise ShapeError(f"set_weights: {key} expects shape {params[key].shape}, got {value.shape}")
             params[key][...] = value
 
+    def states(self) -> dict[str, np.ndarray]:
+        """``"<layer>.<name>" -> array``: every layer's state (not trained), the live arrays."""
+        return {f"{l.name}.{k}": v for l in self.layers for k, v in l.state.items()}
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """Copies of every parameter and every layer's state, ``"<layer>.<name>" -> array``: all a checkpoint
+        needs to restore the model bit for bit (``load_state_dict``)."""
+        return {k: v.copy() for k, v in {**self.parameters(), **self.states()}.items()}
+
+    def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
+        """Copy ``state`` (the keys of ``state_dict()``) into the parameters and layer states, bit for bit.
+
+        Shapes must match; floating arrays are converted to the model's dtype, integer state must keep its
+        dtype (a generator's words)."""
+        params, states = self.parameters(), self.states()
+        expected = {**params, **states}
+        if set(state) != set(expected):
+            missing, extra = sorted(set(expected) - set(state)), sorted(set(state) - set(expected))
+            raise KeyError(f"load_state_dict: missing {missing}, unexpected {extra}")
+        for key, target in states.items():
+            value = np.asarray(state[key])
+            if value.shape != target.shape:
+                raise ShapeError(f"load_state_dict: {key} expects shape {target.shape}, got {value.shape}")
+            if target.dtype.kind != "f" and value.dtype != target.dtype:
+                raise TypeError(f"load_state_dict: {key} expects dtype {target.dtype}, got {value.dtype}")
+        self.set_weights({k: state[k] for k in params})
+        for key, target in states.items():
+            target[...] = state[key]
+
     def astype(self, dtype) -> "Sequential":
         """Switch every parameter and computation to ``dtype`` (e.g. ``np.float64`` for gradient checks)."""
         self.dtype = np.dtype(dtype)
@@ -142,17 +174,35 @@ class Sequential:
             raise ShapeError(f"Sequential: expected input of shape ({expected}), got {x.shape}")
         return x.astype(self.dtype, copy=False)
 
+    def _plan(self) -> tuple:
+        """The fusion plan ``((lo, hi, step), ...)`` for the current layers and kernel set, rebuilt only when
+        one of them (or an ELU's activity regularizer, which decides a fusion) changed."""
+        kernels = backend.fast() or reference
+        key = (kernels.__name__, *self.layers, *(l.activity_regularizer is None for l in self.layers))
+        if key != self._plan_key:  # layers compare by identity
+            self._plan_key, self._steps = key, fusion.plan(self.layers, kernels)
+        return self._steps
+
     def forward(self, x, training: bool = False) -> np.ndarray:
         """Logits ``(N, K)`` for a batch ``x`` of shape ``(N, *input_shape)``."""
         x = self._check_input(x)
         self._outputs = {}
-        self._steps = fused.plan(self.layers)  # layers run one by one, or in fused pairs (fast kernels)
-        for lo, hi, step in self._steps:
+        for lo, hi, step in self._plan():  # layers run one by one, or in fused steps (see handgrad.fusion)
             x = step.forward(x, training)
             layer = self.layers[hi - 1]
             if layer.activity_regularizer is not None:
                 self._outputs[layer.name] = x  # y, kept for R(y) and R'(y) (layers never modify inputs in place)
         return x
+
+    def activations(self, x, names=None) -> dict[str, np.ndarray]:
+        """``layer name -> output`` of one inference pass over ``x``, layer by layer (no fused steps), for the
+        layers named in ``names`` (default: all)."""
+        h, out = self._check_input(x), {}
+        for layer in self.layers:
+            h = layer.forward(h, training=False)
+            if names is None or layer.name in names:
+                out[layer.name] = h
+        return out
 
     def penalties(self) -> tuple[float, float]:
         """``(weight, activity)`` penalties of the current parameters and of the last forward pass."""

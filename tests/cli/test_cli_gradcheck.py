@@ -191,3 +191,10 @@ def test_the_command_reports_a_syntax_error_without_a_traceback(tmp_path):
     first = run.stderr.splitlines()[0]
     assert first.startswith(f"handgrad gradcheck: error: --user-module: syntax error in {file}")
     assert "Traceback" not in run.stderr
+
+
+def test_reference_network_with_batchnorm_passes_in_training_mode(capsys):
+    assert main(["gradcheck", *FAST, "--batchnorm", "--weight-l2", "1e-3", "--activity-l2", "1e-3"]) == 0
+    out = capsys.readouterr().out
+    assert "batch_norm2d_1.gamma" in out and "batch_norm1d.beta" in out
+    assert "PASS: 44 checks" in out  # 11 parameters (no biases before BatchNorm) x 4 terms

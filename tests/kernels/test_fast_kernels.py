@@ -7,7 +7,7 @@ memory layout, several threads and several chunks per thread.
 import numpy as np
 import pytest
 
-from handgrad.kernels import fast, im2col as ref_im2col, numba_loops as loops, reference, threads
+from handgrad.kernels import buffers, fast, im2col as ref_im2col, numba_loops as loops, reference, threads
 from handgrad.kernels.conv_geometry import conv_geometry
 from tests.ulps import assert_elu_close, expm1_ulps
 
@@ -122,11 +122,10 @@ def test_conv2d_backward_is_bitwise_independent_of_which_thread_runs_which_task(
     dz = rng.standard_normal(z.shape).astype(np.float32)
     dW, db, dx = (a.copy() for a in fast.conv2d_backward(dz, cache, g))
 
-    def shuffled_parallel_for(fn, n, grain, state=None):  # one thread, the tasks in a random order
+    def shuffled_parallel_for(fn, n, grain):  # one thread, the tasks in a random order
         starts = list(range(0, n, max(1, grain)))
         for lo in rng.permutation(starts):
-            fn(int(lo), min(n, int(lo) + grain), state() if state is not None else None)
-        return []
+            fn(int(lo), min(n, int(lo) + grain))
 
     monkeypatch.setattr(threads, "parallel_for", shuffled_parallel_for)
     for _ in range(3):
@@ -283,20 +282,20 @@ def test_add_column_sums(dtype, rng):
 
 
 def test_pool_recycles_a_buffer_only_when_nothing_refers_to_it():
-    shape = (fast.POOL_MIN_BYTES // 8 + 1, 2)  # large enough to be pooled (float32)
-    a = fast._empty(shape, np.float32)
+    shape = (buffers.POOL_MIN_BYTES // 8 + 1, 2)  # large enough to be pooled (float32)
+    a = buffers.empty(shape, np.float32)
     a[...] = 1.0
-    b = fast._empty(shape, np.float32)
+    b = buffers.empty(shape, np.float32)
     assert not np.shares_memory(a, b)  # a is alive
     view = a.T[::2]
     del a
-    c = fast._empty(shape, np.float32)
+    c = buffers.empty(shape, np.float32)
     assert not np.shares_memory(view, c)  # a view keeps its buffer in use
     np.testing.assert_array_equal(view, 1.0)
     address = view.base.__array_interface__["data"][0]
     del view, b, c
-    d = fast._empty(shape, np.float32)
+    d = buffers.empty(shape, np.float32)
     assert d.__array_interface__["data"][0] == address  # the first free buffer of that size: a's
     assert d.flags.c_contiguous and d.shape == shape and d.dtype == np.float32
-    small = fast._empty((3, 4), np.float64)
+    small = buffers.empty((3, 4), np.float64)
     assert small.base is None  # small arrays are plain allocations

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 import handgrad as hg
-from handgrad.kernels import backend
-from handgrad.layers import fused
+from handgrad import fusion
+from handgrad.kernels import backend, fast, reference
 from handgrad.models import reference_cnn
 
 TOL = {np.float32: dict(rtol=1e-4, atol=1e-5), np.float64: dict(rtol=1e-11, atol=1e-13)}
@@ -95,7 +95,7 @@ def test_reference_network_same_with_both_kernel_sets(activity_on, dtype, rng):
             results[kernels] = terms, {k: g.copy() for k, g in grads.items()}, m._steps
     (t_ref, g_ref, steps_ref), (t_got, g_got, steps_got) = results["numpy"], results["numba"]
     assert all(hi == lo + 1 for lo, hi, _ in steps_ref)  # the references run layer by layer
-    assert any(isinstance(s, fused.ELUMaxPool) for _, _, s in steps_got) == (activity_on == "pre")
+    assert any(isinstance(s, fusion.ELUMaxPool) for _, _, s in steps_got) == (activity_on == "pre")
     for name in ("data", "weight", "activity"):
         assert getattr(t_got, name) == pytest.approx(getattr(t_ref, name), rel=TOL[dtype]["rtol"]), name
     for k in g_ref:
@@ -104,28 +104,71 @@ def test_reference_network_same_with_both_kernel_sets(activity_on, dtype, rng):
                                    err_msg=k)
 
 
-@pytest.fixture
-def fast_kernels():
-    with backend.using_kernels("numba"):
-        yield
+class ELUWithoutSlope(hg.ELU):
+    """A fault injected by subclassing: dL/dx = dL/dy everywhere (wrong for x < 0)."""
+
+    def _backward(self, dy, input_grad):
+        return dy
 
 
-def test_fusion_only_for_unregularized_unchanged_elu_before_max_pool(fast_kernels, monkeypatch):
-    def kinds(layers):
-        return [type(s).__name__ for _, _, s in fused.plan(layers)]
+class PoolWithBrokenBackward(hg.MaxPool2D):
+    def _backward(self, dy, input_grad):
+        return None
 
+
+def kinds(layers, kernels=fast):
+    return [type(s).__name__ for _, _, s in fusion.plan(layers, kernels)]
+
+
+def test_fusion_only_for_unregularized_elu_before_max_pool_of_exactly_those_classes():
     assert kinds([hg.ELU(), hg.MaxPool2D(2), hg.ELU()]) == ["ELUMaxPool", "ELU"]
     assert kinds([hg.ELU(activity_regularizer=hg.L2(0.1)), hg.MaxPool2D(2)]) == ["ELU", "MaxPool2D"]
     assert kinds([hg.ELU(), hg.MaxPool2D(2, activity_regularizer=hg.L2(0.1))]) == ["ELUMaxPool"]
     assert kinds([hg.ELU(), hg.AvgPool2D(2)]) == ["ELU", "AvgPool2D"]
-    with backend.using_kernels("numpy"):
-        assert kinds([hg.ELU(), hg.MaxPool2D(2)]) == ["ELU", "MaxPool2D"]
-    monkeypatch.setattr(hg.MaxPool2D, "_backward", lambda self, dy, input_grad: dy)  # e.g. a test injecting a bug
-    assert kinds([hg.ELU(), hg.MaxPool2D(2)]) == ["ELU", "MaxPool2D"]
+    assert kinds([hg.ELU(), hg.MaxPool2D(2)], kernels=reference) == ["ELU", "MaxPool2D"]  # no fused kernels
+    assert kinds([ELUWithoutSlope(), hg.MaxPool2D(2)]) == ["ELUWithoutSlope", "MaxPool2D"]
+    assert kinds([hg.ELU(), PoolWithBrokenBackward(2)]) == ["ELU", "PoolWithBrokenBackward"]
 
 
-def test_elu_backward_alone_after_a_fused_forward_says_what_to_do(fast_kernels, rng):
+def test_a_fault_injected_by_a_subclass_is_seen_with_the_fast_kernels(rng):
+    """The subclass runs alone (not fused), so its wrong backward changes the gradients: a gradient check
+    of a model holding it fails, as it must."""
+    from handgrad.gradcheck import check_model
+
+    def model(elu):
+        layers = [hg.Conv2D(3, 3), elu, hg.MaxPool2D(2), hg.Flatten(), hg.Dense(2)]
+        m = hg.Sequential(layers, input_shape=(1, 6, 6), seed=1)
+        m.layer("conv2d").params["b"][...] = -1.0  # negative window maxima, where ELU's slope is not 1
+        return m
+
+    x, y = rng.standard_normal((2, 1, 6, 6)), np.array([0, 1])
+    with backend.using_kernels("numba"):
+        assert check_model(model(hg.ELU()), x, y, verbose=False).passed
+        report = check_model(model(ELUWithoutSlope()), x, y, verbose=False)
+    assert report.failed_parameters() == ["conv2d.W", "conv2d.b"]
+
+
+def test_the_plan_is_built_once_per_layers_and_kernel_set(rng):
     model = reference_cnn(input_shape=(1, 8, 8))
-    model.forward(rng.standard_normal((2, 1, 8, 8)))
-    with pytest.raises(RuntimeError, match="elu: no forward output to differentiate.*use Sequential.backward"):
-        model.layer("elu").backward(np.zeros((2, 32, 8, 8)))
+    x = rng.standard_normal((2, 1, 8, 8))
+    with backend.using_kernels("numba"):
+        model.forward(x)
+        first = model._steps
+        model.forward(x)
+        assert model._steps is first and any(isinstance(s, fusion.ELUMaxPool) for _, _, s in first)
+    with backend.using_kernels("numpy"):
+        model.forward(x)
+        assert all(hi == lo + 1 for lo, hi, _ in model._steps)
+    with backend.using_kernels("numba"):
+        model.forward(x)
+        shape = lambda steps: [(lo, hi, type(s)) for lo, hi, s in steps]
+        assert model._steps is not first and shape(model._steps) == shape(first)  # rebuilt, same plan
+        model.layers[1] = ELUWithoutSlope()  # a layer replaced: the plan follows
+        model.layers[1].build(model.layers[0].output_shape)
+        model.forward(x)
+        assert [type(s).__name__ for _, _, s in model._steps][:3] == ["Conv2D", "ELUWithoutSlope", "MaxPool2D"]
+
+
+def test_elu_backward_before_forward_names_the_layer():
+    with pytest.raises(RuntimeError, match="elu: backward called before forward"):
+        hg.ELU().backward(np.zeros((2, 3)))

@@ -127,10 +127,9 @@ def test_fast_backward_is_bitwise_independent_of_which_thread_runs_which_task(te
     _, cache = wf.conv2d_forward(x, W, b, g)
     expected = [a.copy() for a in wf.conv2d_backward(dz, cache, g)]
 
-    def shuffled_parallel_for(fn, n, grain, state=None):  # one thread, the tasks in a random order
+    def shuffled_parallel_for(fn, n, grain):  # one thread, the tasks in a random order
         for lo in rng.permutation(list(range(0, n, max(1, grain)))):
-            fn(int(lo), min(n, int(lo) + grain), state() if state is not None else None)
-        return []
+            fn(int(lo), min(n, int(lo) + grain))
 
     monkeypatch.setattr(threads, "parallel_for", shuffled_parallel_for)
     for got, want in zip(wf.conv2d_backward(dz, cache, g), expected):

@@ -14,11 +14,13 @@ def make_data(n=240, seed=0, classes=3):
     return x, y.astype(np.int64)
 
 
-def make_model(seed=0, activity_l2=0.0, dropout=0.25, activity_regularizer=None):
+def make_model(seed=0, activity_l2=0.0, dropout=0.25, activity_regularizer=None, batchnorm=False):
+    """``batchnorm``: BatchNorm2D after the conv and BatchNorm1D after the hidden Dense (layers with state)."""
     if activity_l2:
         activity_regularizer = hg.L2(activity_l2)
-    layers = [hg.Conv2D(4, 3, activity_regularizer=activity_regularizer), hg.ELU(),
-              hg.MaxPool2D(2), hg.Flatten(), hg.Dense(16, kernel_regularizer=hg.L2(1e-4)), hg.ELU(),
+    bn2d, bn1d = ([hg.BatchNorm2D(momentum=0.9)], [hg.BatchNorm1D(momentum=0.9)]) if batchnorm else ([], [])
+    layers = [hg.Conv2D(4, 3, activity_regularizer=activity_regularizer), *bn2d, hg.ELU(),
+              hg.MaxPool2D(2), hg.Flatten(), hg.Dense(16, kernel_regularizer=hg.L2(1e-4)), *bn1d, hg.ELU(),
               hg.Dropout(dropout), hg.Dense(3)]
     return hg.Sequential(layers, input_shape=(1, 8, 8), seed=seed)
 

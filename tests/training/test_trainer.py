@@ -53,9 +53,9 @@ KILLABLE = textwrap.dedent("""
     import sys
     from handgrad.training import Trainer
     from tests.training.synthetic import make_data, make_model, make_optimizer
-    run_dir, mode = sys.argv[1], sys.argv[2]
+    run_dir, mode, batchnorm = sys.argv[1], sys.argv[2], sys.argv[3] == "batchnorm"
     x, y = make_data()
-    model, optimizer = make_model(), make_optimizer()
+    model, optimizer = make_model(batchnorm=batchnorm), make_optimizer()
     step = optimizer.step
     def announce(params, grads):
         step(params, grads)
@@ -70,13 +70,14 @@ KILLABLE = textwrap.dedent("""
 """)
 
 
-def test_sigkill_mid_epoch_then_resume_equals_uninterrupted(tmp_path):
+@pytest.mark.parametrize("kind", ["plain", "batchnorm"])  # batchnorm: moving statistics must survive too
+def test_sigkill_mid_epoch_then_resume_equals_uninterrupted(tmp_path, kind):
     script = tmp_path / "killable.py"
     script.write_text(KILLABLE)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT)])}
     run_dir = tmp_path / "run"
-    proc = subprocess.Popen([sys.executable, str(script), str(run_dir), "fresh"], stdout=subprocess.PIPE, text=True,
-                            env=env)
+    proc = subprocess.Popen([sys.executable, str(script), str(run_dir), "fresh", kind], stdout=subprocess.PIPE,
+                            text=True, env=env)
     for line in proc.stdout:  # 8 steps per epoch: step 12 is in the middle of epoch 2
         if line.strip() == "step 12":
             proc.send_signal(signal.SIGKILL)
@@ -85,18 +86,22 @@ def test_sigkill_mid_epoch_then_resume_equals_uninterrupted(tmp_path):
     assert proc.returncode == -signal.SIGKILL
     assert load_checkpoint(run_dir / "checkpoints" / "last.npz").epoch == 1
     assert not [p for p in (run_dir / "checkpoints").iterdir() if p.name.endswith(".tmp")]
-    done = subprocess.run([sys.executable, str(script), str(run_dir), "resume"], capture_output=True, text=True,
-                          env=env, timeout=120)
+    done = subprocess.run([sys.executable, str(script), str(run_dir), "resume", kind], capture_output=True,
+                          text=True, env=env, timeout=120)
     assert done.returncode == 0, done.stderr
     assert "done" in done.stdout
     resumed = load_checkpoint(run_dir / "checkpoints" / "last.npz")
     assert resumed.epoch == 3
     reference = tmp_path / "reference"
-    subprocess.run([sys.executable, str(script), str(reference), "fresh"], check=True, capture_output=True,
+    subprocess.run([sys.executable, str(script), str(reference), "fresh", kind], check=True, capture_output=True,
                    env=env, timeout=120)
     expected = load_checkpoint(reference / "checkpoints" / "last.npz")
-    for key, value in expected.params.items():
-        assert resumed.params[key].tobytes() == value.tobytes(), key
+    state_keys = {"dropout.generator"} | ({"batch_norm2d.moving_mean", "batch_norm2d.moving_variance",
+                                           "batch_norm1d.moving_mean", "batch_norm1d.moving_variance"}
+                                          if kind == "batchnorm" else set())
+    assert set(expected.state) == set(resumed.state) == state_keys
+    for key, value in {**expected.params, **expected.state}.items():
+        assert resumed.model_state[key].tobytes() == value.tobytes(), key
     for key, value in expected.optimizer_state.items():
         assert np.array_equal(resumed.optimizer_state[key], value), key
 
@@ -106,10 +111,11 @@ def test_checkpoint_loads_without_pickle_and_holds_everything(tmp_path):
     trainer = quiet_trainer(make_model(), make_optimizer(), run_dir=tmp_path, meta={"config": {"answer": 42}})
     trainer.fit(x, y, (x[:60], y[:60]), epochs=2)
     with np.load(tmp_path / "checkpoints" / "last.npz", allow_pickle=False) as data:
-        assert "param/conv2d.W" in data.files and "optim/iterations" in data.files
+        assert {"param/conv2d.W", "state/dropout.generator", "optim/iterations"} <= set(data.files)
     ckpt = load_checkpoint(tmp_path / "checkpoints" / "last.npz")
     assert ckpt.epoch == 2 and ckpt.meta["config"] == {"answer": 42}
-    assert set(ckpt.meta["rng"]) == {"dropout"} and len(ckpt.meta["history"]) == 2
+    assert set(ckpt.state) == {"dropout.generator"} and ckpt.state["dropout.generator"].dtype == np.uint64
+    assert len(ckpt.meta["history"]) == 2
     assert (tmp_path / "checkpoints" / "best.npz").exists()
     header = (tmp_path / "history.csv").read_text().splitlines()[0].split(",")
     assert {"epoch", "lr", "train/total", "train/data", "train/weight", "train/activity", "val/accuracy"} <= set(header)
@@ -175,3 +181,13 @@ def test_early_stopping_stops_when_validation_loss_stops_improving():
     val = history.column("val/data")
     best = int(np.argmin(val))
     assert len(val) == best + 3  # stopped two epochs after the best one
+
+
+def test_checkpoint_without_layer_state_is_a_clear_error(tmp_path):
+    from handgrad.training import save_checkpoint
+
+    model = make_model()
+    path = save_checkpoint(tmp_path / "old.npz", model.parameters(), {}, {"epoch": 1})  # as before layer state
+    with pytest.raises(ValueError, match=r"old.npz does not fit this model \(it holds no layer state: written by an "
+                                         r"older handgrad\?\): load_state_dict: missing \['dropout.generator'\]"):
+        quiet_trainer(make_model(), make_optimizer()).restore(path)

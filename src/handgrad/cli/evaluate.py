@@ -71,15 +71,15 @@ def check_finite(path, params: dict) -> None:
 def build_model(path, ckpt):
     """The trained model of ``ckpt``; every way the checkpoint can disagree with itself is a ValueError naming it."""
     from handgrad.config import TrainConfig
+    from handgrad.training.run import model_of_checkpoint
 
     meta = ckpt.meta
     check_meta(path, meta)
     try:
         # The run's name does not matter here (and older versions accepted names such as "a/b").
         config = TrainConfig.from_dict({**meta["config"], "name": None})
-        model = config.build_model(tuple(meta["input_shape"]), num_classes=len(meta["class_names"]))
         check_finite(path, ckpt.params)
-        model.set_weights(ckpt.params)
+        model = model_of_checkpoint(path, ckpt, config)  # a --model run's network comes from its run directory
     except (ValueError, TypeError, KeyError) as e:
         message = e.args[0] if isinstance(e, KeyError) and e.args else str(e)  # str(KeyError) adds quotes
         named = message if message.startswith(f"checkpoint {path}") else f"checkpoint {path}: {message}"

@@ -23,8 +23,8 @@ import numpy as np
 from handgrad.cli.args import add_dataclass_arguments, flag
 from handgrad.config import TrainConfig
 
-MODEL_FIELDS = ("dataset", "weight_l2", "weight_l1", "activity_l2", "activity_l1", "activity_on", "seed")
-REFERENCE_ONLY = ("weight_l2", "weight_l1", "activity_l2", "activity_l1", "activity_on")
+MODEL_FIELDS = ("dataset", "weight_l2", "weight_l1", "activity_l2", "activity_l1", "activity_on", "batchnorm", "seed")
+REFERENCE_ONLY = ("weight_l2", "weight_l1", "activity_l2", "activity_l1", "activity_on", "batchnorm")
 INPUT_SHAPES = {"fashion-mnist": (1, 28, 28), "mnist": (1, 28, 28), "cifar10": (3, 32, 32)}
 
 
@@ -38,7 +38,8 @@ def register(subparsers):
         description="Without --user-module/--user-model: build the reference network from the same flags as "
                     "'handgrad train' and check every parameter's gradient for every loss term (data, weight "
                     "penalty, activity penalty, total) against central finite differences in float64 on a small "
-                    "random batch. With --user-module FILE.py:FUNCTION (FUNCTION(params, x, y, **coefficients) "
+                    "random batch, in training mode (batch statistics for BatchNorm; no "
+                    "dropout). With --user-module FILE.py:FUNCTION (FUNCTION(params, x, y, **coefficients) "
                     "-> (loss, grads)) or --user-model FILE.py:FACTORY (FACTORY() -> an object with .params and "
                     ".loss(X, y) -> (loss, grads), CS231n's interface): the gradient doctor checks your own code, "
                     "with your own parameter names, term by term (--term), says how each failing gradient is "
@@ -231,7 +232,7 @@ def _run(args) -> int:
     else:
         model = config.build_model(input_shape, args.classes)
         print(copy.deepcopy(model).astype(np.float64).summary())  # the check runs on a float64 copy
-        report = check_model(model, x, y, **options)
+        report = check_model(model, x, y, training=True, **options)  # the mode that trains; dropout is 0
         batch_scaling = []
     elapsed = time.perf_counter() - start
     if not report.passed:

@@ -10,10 +10,12 @@ from handgrad.config import TrainConfig
 
 def register(subparsers):
     p = subparsers.add_parser(
-        "train", help="train the reference network",
-        description="Train the reference CNN (Conv32-ELU-Pool-Conv64-ELU-Pool-Dense256-ELU-Dense) with a progress "
-                    "bar, history, per-epoch checkpoints and a final test evaluation. Results go to "
-                    "<out-dir>/<name>/. Every flag is a field of handgrad.config.TrainConfig.")
+        "train", help="train the reference network (or your own: --model FILE.py:FUNCTION)",
+        description="Train the reference CNN (Conv32-ELU-Pool-Conv64-ELU-Pool-Dense256-ELU-Dense, --batchnorm adds "
+                    "BatchNorm before each ELU), or the network FUNCTION(input_shape, num_classes) of --model "
+                    "FILE.py:FUNCTION returns, with a progress bar, history, per-epoch checkpoints and a final test "
+                    "evaluation. Results go to <out-dir>/<name>/. Every flag is a field of "
+                    "handgrad.config.TrainConfig.")
     p.add_argument("--resume", metavar="RUN_DIR", default=None,
                    help="continue the run in RUN_DIR from its last checkpoint (only --epochs, --early-stopping, "
                         "--data-dir may change)")

@@ -14,31 +14,24 @@ to float rounding); what differs is how the work is done:
   products on cache-resident operands.
 - Pooling and ELU are single passes over channels-last memory; ELU's float32 ``expm1`` is a vectorized
   polynomial (``numba_loops.elu_f32``, within 1 ulp), float64 uses the C library's. ``max_pool_elu_*``
-  computes ELU followed by max pooling as pooling followed by ELU (``handgrad.layers.fused``).
+  computes ELU followed by max pooling as pooling followed by ELU (``handgrad.fusion`` plans it).
 - Outputs are channels-last arrays viewed as NCHW (as the references'), so the next layer reads them
   without a copy; inputs of any memory layout are accepted (a non-channels-last input costs one copy).
 
-Buffer rule: an array handgrad hands out is never written again while anything references it. Large outputs
-(``POOL_MIN_BYTES`` and up) come from a pool of recycled buffers (``_empty``): a buffer is reused only when
-its reference count says that no array, view or cache refers to it any more, which a training loop
-guarantees from one step to the next. Recycling spares the kernel from handing fresh pages out every step
-(glibc returns freed large blocks to the system; with them the reference network's step took ~1,400 page
-faults and ~5 ms of system time at batch 64); ``release_buffers()`` empties the pool. Private scratch (one
-chunk's columns and their gradient) is reused across calls; it belongs to the thread that uses it and never
-escapes.
+Buffers (``handgrad.kernels.buffers``): large outputs come from a pool of recycled buffers, per-thread scratch
+is reused across calls; layouts (``handgrad.kernels.layout``): channels-last views, outputs in an input's
+memory layout.
 """
 from __future__ import annotations
-
-import math
-import sys
-import threading
 
 import numpy as np
 
 from handgrad.kernels import numba_loops as loops
 from handgrad.kernels import threads
+from handgrad.kernels.buffers import empty, release_buffers, scratch  # noqa: F401 (release_buffers: the API)
 from handgrad.kernels.conv_geometry import ConvGeometry
 from handgrad.kernels.im2col import kernel_from_matrix, kernel_matrix
+from handgrad.kernels.layout import channels_last, dense, flat_like
 
 # Bytes of one chunk's column matrix, per thread (at least one image). On the reference network (2 Zen 3
 # cores, 1 MB L2 each, 32 MB shared L3) chunks of 0.25 to 3 MB ran within noise of each other, 5 MB 10-20%
@@ -49,77 +42,6 @@ CHUNK_BYTES = 2 << 20
 # for products, elements for element-wise passes. Smaller layers (gradient checks) run on the calling thread.
 MIN_TASK_MACS = 1 << 22
 MIN_TASK_ELEMENTS = 1 << 15
-
-_scratch = threading.local()
-
-
-def _buffer(name: str, size: int, dtype) -> np.ndarray:
-    """A 1-D scratch array of ``size`` elements, reused across calls, private to the calling thread."""
-    pool = _scratch.__dict__.setdefault("pool", {})
-    key = (name, np.dtype(dtype))
-    buf = pool.get(key)
-    if buf is None or buf.size < size:
-        buf = pool[key] = np.empty(size, dtype=dtype)
-    return buf[:size]
-
-
-# Outputs of at least this many bytes come from the recycling pool; at most POOL_PER_SIZE buffers of one size
-# and POOL_MAX_BYTES in all are kept (beyond that, plain allocations).
-POOL_MIN_BYTES = 1 << 18
-POOL_PER_SIZE = 4
-POOL_MAX_BYTES = 1 << 30
-_pool: dict[tuple, list] = {}
-_pool_bytes = 0
-_pool_lock = threading.Lock()
-
-
-def _references(buffers: list, i: int) -> int:
-    """``sys.getrefcount`` of ``buffers[i]``, always measured by this one expression."""
-    return sys.getrefcount(buffers[i])
-
-
-# What ``_references`` reports for an array that nothing but its list refers to. The count includes the
-# interpreter's own temporary references, which differ between versions (CPython 3.14 skips some that 3.13
-# counted), so it is measured once, here, the same way the pool measures, instead of assumed to be 2.
-_FREE = _references([np.empty(1)], 0)
-
-
-def _empty(shape, dtype) -> np.ndarray:
-    """``np.empty(shape, dtype)``, C-contiguous, recycled from the pool when a free buffer of that size exists.
-
-    A pooled buffer is free when only the pool refers to it: its reference count is the calibrated ``_FREE``
-    (the pool's list entry plus the interpreter's temporaries). Every array handed out is a view of the
-    pooled buffer, and so is every array derived from it, so while any of them is alive the buffer is in use.
-    """
-    global _pool_bytes
-    dtype = np.dtype(dtype)
-    size = math.prod(shape)
-    if size * dtype.itemsize < POOL_MIN_BYTES:
-        return np.empty(shape, dtype=dtype)
-    with _pool_lock:
-        buffers = _pool.setdefault((size, dtype), [])
-        for i in range(len(buffers)):
-            if _references(buffers, i) <= _FREE:
-                return buffers[i].reshape(shape)
-        if len(buffers) >= POOL_PER_SIZE or _pool_bytes + size * dtype.itemsize > POOL_MAX_BYTES:
-            return np.empty(shape, dtype=dtype)
-        buffers.append(np.empty(size, dtype=dtype))
-        _pool_bytes += size * dtype.itemsize
-        return buffers[-1].reshape(shape)
-
-
-def release_buffers() -> None:
-    """Drop the pool's references: buffers no longer in use go back to the system."""
-    global _pool_bytes
-    with _pool_lock:
-        _pool.clear()
-        _pool_bytes = 0
-
-
-def channels_last(x: np.ndarray) -> np.ndarray:
-    """``(N, C, H, W)`` -> C-contiguous ``(N, H, W, C)``: a view when ``x`` is channels-last in memory, else a copy."""
-    return np.ascontiguousarray(x.transpose(0, 2, 3, 1))
-
 
 # ---------------------------------------------------------------------------------------------- convolution
 # Inputs with fewer channels than this (the first layer: 1 or 3) use the transposed, channels-first im2col,
@@ -162,11 +84,11 @@ def conv2d_forward(x: np.ndarray, W: np.ndarray, b: np.ndarray | None, g: ConvGe
         x_arr = channels_last(x)  # (N, H, W, C)
         W_mat = kernel_matrix(W)  # (F, KH*KW*C)
     K = W_mat.shape[1]
-    z = _empty((N * P, F), x.dtype)  # (N*OH*OW, F), channels last
+    z = empty((N * P, F), x.dtype)  # (N*OH*OW, F), channels last
     step = max(1, CHUNK_BYTES // (P * K * x.itemsize))  # images per chunk
 
-    def task(lo, hi, _):
-        cols_buf = _buffer("cols", step * P * K, x.dtype)
+    def task(lo, hi):
+        cols_buf = scratch("cols", step * P * K, x.dtype)
         for n0 in range(lo, hi, step):
             n1 = min(hi, n0 + step)
             cols = _columns(x_arr[n0:n1], few, g, cols_buf)  # ((n1-n0)*OH*OW, K)
@@ -188,7 +110,7 @@ def conv2d_backward(dz: np.ndarray, cache, g: ConvGeometry, input_grad: bool = T
     P = g.OH * g.OW
     dtype = W_mat.dtype
     dz_mat = channels_last(dz.astype(dtype, copy=False)).reshape(N * P, F)  # (N*OH*OW, F); free when channels last
-    dx = _empty(x_arr.shape, dtype) if input_grad else None  # like the cached input: NCHW or NHWC
+    dx = empty(x_arr.shape, dtype) if input_grad else None  # like the cached input: NCHW or NHWC
     step = max(1, CHUNK_BYTES // (P * K * dtype.itemsize))  # images per chunk
     col2im = loops.col2im_channels_first if few else loops.col2im
 
@@ -199,11 +121,11 @@ def conv2d_backward(dz: np.ndarray, cache, g: ConvGeometry, input_grad: bool = T
     dW_parts = np.zeros((tasks, F, K), dtype=dtype)
     db_parts = np.zeros((tasks, F))  # float64
 
-    def task(lo, hi, _):
+    def task(lo, hi):
         dW_part, db_part = dW_parts[lo // grain], db_parts[lo // grain]  # this task's partial sums
-        cols_buf = _buffer("cols", step * P * K, dtype)
-        dcols_buf = _buffer("dcols", step * P * K, dtype) if input_grad else None
-        dW_chunk = _buffer("dW", F * K, dtype).reshape(F, K)  # (F, K)
+        cols_buf = scratch("cols", step * P * K, dtype)
+        dcols_buf = scratch("dcols", step * P * K, dtype) if input_grad else None
+        dW_chunk = scratch("dW", F * K, dtype).reshape(F, K)  # (F, K)
         for n0 in range(lo, hi, step):
             n1 = min(hi, n0 + step)
             rows = (n1 - n0) * P
@@ -248,9 +170,9 @@ def _conv_grain(N: int, step: int, macs_per_image: int) -> int:
 def dense_forward(x: np.ndarray, W: np.ndarray, b: np.ndarray | None) -> np.ndarray:
     """As ``reference.dense_forward``: each thread computes its rows of ``z = x @ W + b``."""
     N, n_in = x.shape
-    z = _empty((N, W.shape[1]), W.dtype)  # (N, out)
+    z = empty((N, W.shape[1]), W.dtype)  # (N, out)
 
-    def task(lo, hi, _):
+    def task(lo, hi):
         np.matmul(x[lo:hi], W, out=z[lo:hi])
         if b is not None:
             z[lo:hi] += b
@@ -264,13 +186,13 @@ def dense_backward(dz: np.ndarray, x: np.ndarray, W: np.ndarray, input_grad: boo
     N, n_in = x.shape
     n_out = W.shape[1]
     dz = np.ascontiguousarray(dz, dtype=W.dtype)  # (N, out)
-    dW = _empty((n_in, n_out), W.dtype)  # (in, out)
-    dx = _empty((N, n_in), W.dtype) if input_grad else None  # (N, in)
+    dW = empty((n_in, n_out), W.dtype)  # (in, out)
+    dx = empty((N, n_in), W.dtype) if input_grad else None  # (N, in)
 
-    def weight_task(lo, hi, _):
+    def weight_task(lo, hi):
         np.matmul(x[:, lo:hi].T, dz, out=dW[lo:hi])
 
-    def input_task(lo, hi, _):
+    def input_task(lo, hi):
         np.matmul(dz[lo:hi], W.T, out=dx[lo:hi])
 
     threads.parallel_for(weight_task, n_in, _split_grain(n_in, N * n_out))
@@ -293,10 +215,10 @@ def max_pool_forward(x: np.ndarray, g: ConvGeometry):
     """As ``reference.max_pool_forward``; ``argmax`` is channels-last ``(N, OH, OW, C)``, int8 for windows up to 127."""
     N, C = x.shape[:2]
     x_nhwc = channels_last(x)  # (N, H, W, C)
-    y = _empty((N, g.OH, g.OW, C), x.dtype)  # (N, OH, OW, C)
-    argmax = _empty((N, g.OH, g.OW, C), _argmax_dtype(g))
+    y = empty((N, g.OH, g.OW, C), x.dtype)  # (N, OH, OW, C)
+    argmax = empty((N, g.OH, g.OW, C), _argmax_dtype(g))
 
-    def task(lo, hi, _):
+    def task(lo, hi):
         loops.max_pool(x_nhwc[lo:hi], g.KH, g.KW, g.SH, g.SW, y[lo:hi], argmax[lo:hi])
 
     threads.parallel_for(task, N, threads.grain_for(N, MIN_TASK_ELEMENTS // max(1, x[0].size)))
@@ -307,9 +229,9 @@ def max_pool_backward(dy: np.ndarray, argmax: np.ndarray, x_shape, g: ConvGeomet
     """As ``reference.max_pool_backward``; ``argmax`` from ``max_pool_forward`` above."""
     N, C, H, W = x_shape
     dy_nhwc = channels_last(dy)  # (N, OH, OW, C)
-    dx = _empty((N, H, W, C), dy.dtype)  # (N, H, W, C)
+    dx = empty((N, H, W, C), dy.dtype)  # (N, H, W, C)
 
-    def task(lo, hi, _):
+    def task(lo, hi):
         loops.max_pool_backward(dy_nhwc[lo:hi], argmax[lo:hi], g.KH, g.KW, g.SH, g.SW, dx[lo:hi])
 
     threads.parallel_for(task, N, threads.grain_for(N, MIN_TASK_ELEMENTS // max(1, H * W * C)))
@@ -317,39 +239,16 @@ def max_pool_backward(dy: np.ndarray, argmax: np.ndarray, x_shape, g: ConvGeomet
 
 
 # ---------------------------------------------------------------------------------------------- ELU
-def _memory_order(a: np.ndarray):
-    """Axis permutation ``p`` such that ``a.transpose(p)`` is C-contiguous, or None if ``a`` is not dense."""
-    p = tuple(sorted(range(a.ndim), key=lambda i: -a.strides[i]))
-    return p if a.transpose(p).flags.c_contiguous else None
-
-
-def _flat_like(a: np.ndarray, order):
-    """``(out, a_flat, out_flat)``: a new array with ``a``'s memory layout, and 1-D views of both in memory order."""
-    out_flat = _empty((a.size,), a.dtype)
-    shape_in_order = tuple(a.shape[i] for i in order)
-    out = out_flat.reshape(shape_in_order).transpose(np.argsort(order))  # a's shape, a's memory layout
-    return out, a.transpose(order).reshape(-1), out_flat
-
-
-def _dense(a: np.ndarray):
-    """``(a, order)`` with ``a`` dense in memory (a C-contiguous copy when it was not)."""
-    order = _memory_order(a)
-    if order is None:
-        a = np.ascontiguousarray(a)
-        order = tuple(range(a.ndim))
-    return a, order
-
-
 def elu_forward(x: np.ndarray, alpha: float) -> np.ndarray:
     """As ``reference.elu_forward``; the output has ``x``'s memory layout."""
-    x, order = _dense(x)
-    y, x_flat, y_flat = _flat_like(x, order)
+    x, order = dense(x)
+    y, x_flat, y_flat = flat_like(x, order)
     if x.dtype == np.float32:
         kernel, a = loops.elu_f32, np.float32(alpha)
     else:
         kernel, a = loops.elu_f64, float(alpha)
 
-    def task(lo, hi, _):
+    def task(lo, hi):
         kernel(x_flat[lo:hi], a, y_flat[lo:hi])
 
     threads.parallel_for(task, x.size, threads.grain_for(x.size, MIN_TASK_ELEMENTS))
@@ -358,12 +257,12 @@ def elu_forward(x: np.ndarray, alpha: float) -> np.ndarray:
 
 def elu_backward(dy: np.ndarray, y: np.ndarray, alpha: float) -> np.ndarray:
     """As ``reference.elu_backward``; ``dx`` has ``y``'s memory layout whatever ``dy``'s."""
-    y, order = _dense(y)
+    y, order = dense(y)
     dy_flat = np.ascontiguousarray(np.asarray(dy, dtype=y.dtype).transpose(order)).reshape(-1)  # copy if layouts differ
-    dx, y_flat, dx_flat = _flat_like(y, order)
+    dx, y_flat, dx_flat = flat_like(y, order)
     a = y.dtype.type(alpha)
 
-    def task(lo, hi, _):
+    def task(lo, hi):
         loops.elu_backward(dy_flat[lo:hi], y_flat[lo:hi], a, dx_flat[lo:hi])
 
     threads.parallel_for(task, y.size, threads.grain_for(y.size, MIN_TASK_ELEMENTS))
@@ -381,12 +280,12 @@ def max_pool_elu_forward(x: np.ndarray, alpha: float, g: ConvGeometry):
     """
     N, C = x.shape[:2]
     x_nhwc = channels_last(x)  # (N, H, W, C)
-    pooled = _empty((N, g.OH, g.OW, C), x.dtype)  # (N, OH, OW, C), max of x
-    y = _empty((N, g.OH, g.OW, C), x.dtype)  # (N, OH, OW, C), ELU of the max
-    argmax = _empty((N, g.OH, g.OW, C), _argmax_dtype(g))
+    pooled = empty((N, g.OH, g.OW, C), x.dtype)  # (N, OH, OW, C), max of x
+    y = empty((N, g.OH, g.OW, C), x.dtype)  # (N, OH, OW, C), ELU of the max
+    argmax = empty((N, g.OH, g.OW, C), _argmax_dtype(g))
     elu, a = (loops.elu_f32, np.float32(alpha)) if x.dtype == np.float32 else (loops.elu_f64, float(alpha))
 
-    def task(lo, hi, _):
+    def task(lo, hi):
         loops.max_pool(x_nhwc[lo:hi], g.KH, g.KW, g.SH, g.SW, pooled[lo:hi], argmax[lo:hi])
         elu(pooled[lo:hi].reshape(-1), a, y[lo:hi].reshape(-1))
 
@@ -401,11 +300,11 @@ def max_pool_elu_backward(dy: np.ndarray, y: np.ndarray, argmax: np.ndarray, alp
     N, C, H, W = x_shape
     dy_nhwc = channels_last(np.asarray(dy, dtype=y.dtype))  # (N, OH, OW, C)
     y_nhwc = channels_last(y)  # (N, OH, OW, C)
-    dpooled = _empty(y_nhwc.shape, y.dtype)  # (N, OH, OW, C)
-    dx = _empty((N, H, W, C), y.dtype)  # (N, H, W, C)
+    dpooled = empty(y_nhwc.shape, y.dtype)  # (N, OH, OW, C)
+    dx = empty((N, H, W, C), y.dtype)  # (N, H, W, C)
     a = y.dtype.type(alpha)
 
-    def task(lo, hi, _):
+    def task(lo, hi):
         loops.elu_backward(dy_nhwc[lo:hi].reshape(-1), y_nhwc[lo:hi].reshape(-1), a, dpooled[lo:hi].reshape(-1))
         loops.max_pool_backward(dpooled[lo:hi], argmax[lo:hi], g.KH, g.KW, g.SH, g.SW, dx[lo:hi])
 

@@ -173,7 +173,7 @@ class _Team:
             if work is None:
                 return
             fn, args = work
-            del work  # hold no reference to the caller's arrays between tasks (fast._empty recycles them)
+            del work  # hold no reference to the caller's arrays between tasks (buffers.empty recycles them)
             try:
                 fn(*args)
                 del fn, args
@@ -251,34 +251,25 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_forget_team_in_child)
 
 
-def parallel_for(fn, n: int, grain: int, state=None) -> list:
-    """Run ``fn(lo, hi, s)`` over ``range(n)`` in tasks of ``grain`` items, on the team, BLAS single-threaded.
+def parallel_for(fn, n: int, grain: int) -> None:
+    """Run ``fn(lo, hi)`` over ``range(n)`` in tasks of ``grain`` items, on the team, BLAS single-threaded.
 
     The team's threads take the tasks in order from a shared counter, so a thread slowed down (by another
-    process on its core) takes fewer of them instead of holding everyone back. ``s`` is the running thread's
-    own state, made by ``state()`` before its first task (None without ``state``), e.g. partial sums to
-    combine afterwards. ``fn`` must only write to disjoint parts of shared arrays (its tasks' parts).
-    Returns the states of the threads that ran tasks (one fresh state when there were no tasks).
+    process on its core) takes fewer of them instead of holding everyone back. ``fn`` must only write to
+    disjoint parts of shared arrays (its tasks' parts).
     """
     grain = max(1, grain)
     tasks = -(-n // grain)
-    states = []
 
     def work():
-        s = state() if state is not None else None
-        ran = False
         with np.errstate(**errors):
             while (task := next(next_task)) < tasks:  # next() on a count is atomic under the GIL
-                fn(task * grain, min(n, (task + 1) * grain), s)
-                ran = True
-        if ran:
-            states.append(s)  # list.append is atomic too
+                fn(task * grain, min(n, (task + 1) * grain))
 
     errors = np.geterr()  # NumPy's error handling is per thread: the workers follow the caller's
     next_task = itertools.count()
     with single_threaded_blas():
         _get_team().map(work, [()] * max(1, min(num_threads(), tasks)))
-    return states or ([state()] if state is not None else [])
 
 
 def grain_for(n: int, min_items: int, tasks_per_thread: int = 4) -> int:

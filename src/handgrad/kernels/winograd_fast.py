@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from handgrad.kernels import fast, numba_loops, threads
+from handgrad.kernels import buffers, fast, layout, numba_loops, threads
 from handgrad.kernels import winograd as wg
 from handgrad.kernels import winograd_loops as loops
 from handgrad.kernels.conv_geometry import ConvGeometry
@@ -44,15 +44,15 @@ def conv2d_forward(x: np.ndarray, W: np.ndarray, b: np.ndarray | None, g: ConvGe
     dtype = x.dtype
     t, TH, TW, step, grain = _plan(N, C, F, g, dtype.itemsize)
     P, tiles_per_image = t.alpha**2, TH * TW
-    x_nhwc = fast.channels_last(x)  # (N, H, W, C)
+    x_nhwc = layout.channels_last(x)  # (N, H, W, C)
     U = wg.kernel_transform(W, t).astype(dtype)  # (P, C, F)
     AT, BT = t.AT.astype(dtype), t.BT.astype(dtype)
     bias = np.zeros(F, dtype) if b is None else np.asarray(b, dtype)
-    z = fast._empty((N, g.OH, g.OW, F), dtype)  # (N, OH, OW, F)
+    z = buffers.empty((N, g.OH, g.OW, F), dtype)  # (N, OH, OW, F)
 
-    def task(lo, hi, _):
-        V_buf = fast._buffer("winograd_V", step * tiles_per_image * P * C, dtype)
-        M_buf = fast._buffer("winograd_M", step * tiles_per_image * P * F, dtype)
+    def task(lo, hi):
+        V_buf = buffers.scratch("winograd_V", step * tiles_per_image * P * C, dtype)
+        M_buf = buffers.scratch("winograd_M", step * tiles_per_image * P * F, dtype)
         for n0 in range(lo, hi, step):
             n1 = min(hi, n0 + step)
             T = (n1 - n0) * tiles_per_image
@@ -76,18 +76,18 @@ def conv2d_backward(dz: np.ndarray, cache, g: ConvGeometry, input_grad: bool = T
     P, tiles_per_image = t.alpha**2, TH * TW
     AT, BT = t.AT.astype(dtype), t.BT.astype(dtype)
     Ut = np.ascontiguousarray(U.transpose(0, 2, 1)) if input_grad else None  # (P, F, C)
-    dz_nhwc = fast.channels_last(dz.astype(dtype, copy=False))  # (N, OH, OW, F); free when channels last
-    dx = fast._empty((N, H, W, C), dtype) if input_grad else None
+    dz_nhwc = layout.channels_last(dz.astype(dtype, copy=False))  # (N, OH, OW, F); free when channels last
+    dx = buffers.empty((N, H, W, C), dtype) if input_grad else None
     tasks = -(-N // grain)
     # One partial sum per task, added in task order (see fast.conv2d_backward: reproducible bits).
     dU_parts = np.zeros((tasks, P, C, F), dtype=dtype)
     db_parts = np.zeros((tasks, F))  # float64
 
-    def task(lo, hi, _):
+    def task(lo, hi):
         dU_part, db_part = dU_parts[lo // grain], db_parts[lo // grain]
-        V_buf = fast._buffer("winograd_V", step * tiles_per_image * P * C, dtype)
-        dM_buf = fast._buffer("winograd_M", step * tiles_per_image * P * F, dtype)
-        dU_chunk = fast._buffer("winograd_dU", P * C * F, dtype).reshape(P, C, F)
+        V_buf = buffers.scratch("winograd_V", step * tiles_per_image * P * C, dtype)
+        dM_buf = buffers.scratch("winograd_M", step * tiles_per_image * P * F, dtype)
+        dU_chunk = buffers.scratch("winograd_dU", P * C * F, dtype).reshape(P, C, F)
         for n0 in range(lo, hi, step):
             n1 = min(hi, n0 + step)
             T = (n1 - n0) * tiles_per_image

@@ -2,11 +2,12 @@
 from handgrad.layers.activations import ELU, LeakyReLU, ReLU, Sigmoid, Tanh
 from handgrad.layers.activity_regularization import ActivityRegularization
 from handgrad.layers.base import Layer
+from handgrad.layers.batchnorm import BatchNorm1D, BatchNorm2D
 from handgrad.layers.conv2d import Conv2D
 from handgrad.layers.dense import Dense
 from handgrad.layers.dropout import Dropout
 from handgrad.layers.flatten import Flatten
 from handgrad.layers.pooling import AvgPool2D, MaxPool2D
 
-__all__ = ["ActivityRegularization", "AvgPool2D", "Conv2D", "Dense", "Dropout", "ELU", "Flatten", "Layer",
-           "LeakyReLU", "MaxPool2D", "ReLU", "Sigmoid", "Tanh"]
+__all__ = ["ActivityRegularization", "AvgPool2D", "BatchNorm1D", "BatchNorm2D", "Conv2D", "Dense", "Dropout", "ELU",
+           "Flatten", "Layer", "LeakyReLU", "MaxPool2D", "ReLU", "Sigmoid", "Tanh"]

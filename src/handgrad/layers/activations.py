@@ -33,52 +33,30 @@ class Activation(Layer):
             return None
         return dy * self._df_from_y(self._y)
 
-    def get_config(self) -> dict:
-        return {}
-
 
 class ELU(Activation):
-    """Exponential linear unit. Args: ``alpha=1.0`` (> 0), the negative saturation value."""
+    """Exponential linear unit. Args: ``alpha=1.0`` (> 0), the negative saturation value.
+
+    Forward and backward are the kernel set's ``elu_forward``/``elu_backward`` (one pass each; see the table
+    above for the formulas)."""
 
     def __init__(self, alpha: float = 1.0, **kwargs):
         super().__init__(**kwargs)
         self.alpha = check_number("ELU", "alpha", alpha, minimum=0.0, strict_min=True)
-        self._y = self._fast_backward = None
+        self._y = None
 
     def _forward(self, x, training):
-        # The fast kernels compute _f and dy * _df_from_y in one pass each; a subclass (or a test) that redefines
-        # either method gets the generic path, which calls them.
-        fast = backend.fast()
-        use_fast = fast is not None and not self._redefined()
-        self._y = fast.elu_forward(x, self.alpha) if use_fast else self._f(x)
-        self._fast_backward = fast.elu_backward if use_fast else None
+        kernels = backend.fast() or reference  # chosen per call; backward uses the same set
+        self._y = kernels.elu_forward(x, self.alpha)
+        self._elu_backward = kernels.elu_backward
         return self._y
 
     def _backward(self, dy, input_grad):
         if not input_grad:
             return None
         if self._y is None:
-            raise RuntimeError(f"{self.name}: no forward output to differentiate; inside a Sequential with the fast "
-                               "kernels, ELU and the MaxPool2D after it run as one step: use Sequential.backward")
-        if self._fast_backward is not None:
-            return self._fast_backward(dy, self._y, self.alpha)
-        return dy * self._df_from_y(self._y)
-
-    def _redefined(self) -> bool:
-        cls = type(self)
-        return (cls._f, cls._df_from_y) != _ELU_DEFINITION
-
-    def _f(self, x):
-        return reference.elu_forward(x, self.alpha)
-
-    def _df_from_y(self, y):
-        return reference.elu_derivative_from_y(y, self.alpha)
-
-    def get_config(self):
-        return {"alpha": self.alpha}
-
-
-_ELU_DEFINITION = (ELU._f, ELU._df_from_y)  # as written above, before any subclass or patch
+            raise RuntimeError(f"{self.name}: backward called before forward (no output to differentiate)")
+        return self._elu_backward(dy, self._y, self.alpha)
 
 
 class ReLU(Activation):
@@ -106,9 +84,6 @@ class LeakyReLU(Activation):
 
     def _df_from_y(self, y):
         return np.where(y > 0, y.dtype.type(1), y.dtype.type(self.negative_slope))
-
-    def get_config(self):
-        return {"negative_slope": self.negative_slope}
 
 
 class Tanh(Activation):

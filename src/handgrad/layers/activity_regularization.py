@@ -21,6 +21,3 @@ class ActivityRegularization(Layer):
 
     def _backward(self, dy, input_grad):
         return dy if input_grad else None
-
-    def get_config(self) -> dict:
-        return self.activity_regularizer.get_config()

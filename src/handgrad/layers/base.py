@@ -4,6 +4,12 @@ A layer maps a batch ``x`` of shape ``(N, *input_shape)`` to ``y`` of shape ``(N
 ``forward`` caches exactly what ``backward`` needs; ``backward(dy)`` fills ``self.grads`` (same keys and
 shapes as ``self.params``: ``"W"``, ``"b"``) with dL/dparam and returns dL/dx.
 
+``self.state`` holds the arrays a layer keeps that are not trained (BatchNorm's ``moving_mean``, Dropout's
+generator state): ``astype`` converts its floating entries, ``Sequential.state_dict()`` and checkpoints save
+it beside the parameters, and ``load_state_dict`` restores it bit for bit. A layer updates its state arrays
+in place (the model hands out the live arrays, as for parameters); nothing outside the layer's own file
+needs to know what they mean.
+
 Regularization lives here because every layer may carry an ``activity_regularizer`` (as in Keras), and
 layers with parameters carry ``kernel_regularizer``/``bias_regularizer``:
 
@@ -48,6 +54,7 @@ class Layer:
         self.activity_regularizer = regularizers.get(activity_regularizer)
         self.params: dict[str, np.ndarray] = {}
         self.grads: dict[str, np.ndarray] = {}
+        self.state: dict[str, np.ndarray] = {}  # not trained: saved and restored with the parameters
         self.param_regularizers: dict[str, regularizers.Regularizer] = {}
         self.input_shape: tuple[int, ...] | None = None
         self.output_shape: tuple[int, ...] | None = None
@@ -65,6 +72,9 @@ class Layer:
             raise ShapeError(f"{self.name}: input shape must have positive sizes, got {input_shape}")
         self.dtype = np.dtype(dtype)
         self.output_shape = tuple(self._build(input_shape, rng if rng is not None else np.random.default_rng(0)))
+        shared = sorted(set(self.params) & set(self.state))
+        if shared:  # one namespace per layer: "<layer>.<name>" in checkpoints
+            raise ValueError(f"{self.name}: params and state must have different names, both have {shared}")
         self.input_shape = input_shape
         self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
         return self.output_shape
@@ -73,10 +83,13 @@ class Layer:
         return input_shape
 
     def astype(self, dtype) -> "Layer":
-        """Switch parameters and computation to ``dtype`` (float32 or float64)."""
+        """Switch parameters, floating state and computation to ``dtype`` (float32 or float64).
+
+        Integer state (a generator's words) is kept as it is."""
         self.dtype = np.dtype(dtype)
         self.params = {k: v.astype(self.dtype) for k, v in self.params.items()}
         self.grads = {k: v.astype(self.dtype) for k, v in self.grads.items()}
+        self.state = {k: v.astype(self.dtype) if v.dtype.kind == "f" else v for k, v in self.state.items()}
         return self
 
     # ---------------------------------------------------------------- passes
@@ -179,6 +192,17 @@ class ParametricLayer(Layer):
     def _deactivate(self, dy):
         """dL/dz from dL/dy through the built-in activation."""
         return dy if self.activation is None else self.activation._backward(dy, True)
+
+    def _backward(self, dy, input_grad):
+        """``dz`` through the built-in activation, then the kernel's backward cached by ``_forward`` as
+        ``self._cache = (backward, args)``: ``backward(dz, *args, input_grad) -> (dW, db, dx)``."""
+        backward, args = self._cache
+        dz = self._deactivate(dy)
+        dW, db, dx = backward(dz, *args, input_grad)
+        self.grads["W"] = dW
+        if self.use_bias:
+            self.grads["b"] = db
+        return dx
 
     def astype(self, dtype):
         super().astype(dtype)

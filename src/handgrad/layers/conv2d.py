@@ -100,18 +100,5 @@ class Conv2D(ParametricLayer):
         else:
             kernels = backend.fast() or reference
         z, cache = kernels.conv2d_forward(x, self.params["W"], self.params.get("b"), self.geometry)  # (N, F, OH, OW)
-        self._cache = (kernels.conv2d_backward, cache)
+        self._cache = (kernels.conv2d_backward, (cache, self.geometry))  # run by ParametricLayer._backward
         return self._activate(z, training)
-
-    def _backward(self, dy, input_grad):
-        backward, cache = self._cache
-        dz = self._deactivate(dy)
-        dW, db, dx = backward(dz, cache, self.geometry, input_grad)
-        self.grads["W"] = dW
-        if self.use_bias:
-            self.grads["b"] = db
-        return dx
-
-    def get_config(self) -> dict:
-        return {"filters": self.filters, "kernel_size": self.kernel_size, "stride": self.stride,
-                "padding": self.padding, "algorithm": self.algorithm}

@@ -39,18 +39,6 @@ class Dense(ParametricLayer):
 
     def _forward(self, x, training):
         kernels = backend.fast() or reference  # chosen per call; backward uses the same set
-        self._cache = (kernels.dense_backward, x)
+        self._cache = (kernels.dense_backward, (x, self.params["W"]))  # run by ParametricLayer._backward
         z = kernels.dense_forward(x, self.params["W"], self.params.get("b"))  # (N, out)
         return self._activate(z, training)
-
-    def _backward(self, dy, input_grad):
-        backward, x = self._cache
-        dz = self._deactivate(dy)
-        dW, db, dx = backward(dz, x, self.params["W"], input_grad)
-        self.grads["W"] = dW
-        if self.use_bias:
-            self.grads["b"] = db
-        return dx
-
-    def get_config(self) -> dict:
-        return {"units": self.units}

@@ -17,6 +17,3 @@ class Flatten(Layer):
 
     def _backward(self, dy, input_grad):
         return dy.reshape((dy.shape[0], *self.input_shape)) if input_grad else None
-
-    def get_config(self) -> dict:
-        return {}

@@ -30,9 +30,6 @@ class _Pool2D(Layer):
         self.geometry = g
         return (C, g.OH, g.OW)
 
-    def get_config(self) -> dict:
-        return {"pool_size": self.pool_size, "stride": self.stride}
-
 
 class MaxPool2D(_Pool2D):
     """``y[n, c, oh, ow] = max over the window``; the gradient goes to the first maximum of each window.

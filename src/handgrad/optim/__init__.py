@@ -20,15 +20,15 @@ from handgrad.optim.rmsprop import RMSProp
 from handgrad.optim.schedules import Constant, Cosine, StepDecay, Warmup, make_schedule
 from handgrad.optim.sgd import SGD
 
-_NAMES = ("sgd", "momentum", "nesterov", "rmsprop", "adam", "adamw")
+NAMES = ("sgd", "momentum", "nesterov", "rmsprop", "adam", "adamw")  # the CLI's --optimizer choices
 
 
 def get(name: str, **kwargs) -> Optimizer:
     """Build an optimizer from its CLI name: ``"sgd"``, ``"momentum"``, ``"nesterov"`` (``Momentum`` with
     ``nesterov=True``), ``"rmsprop"``, ``"adam"``, ``"adamw"``; ``kwargs`` go to the constructor."""
     key = name.lower() if isinstance(name, str) else name
-    if key not in _NAMES:
-        raise ValueError(f"unknown optimizer {name!r}; expected one of {', '.join(map(repr, _NAMES))}")
+    if key not in NAMES:
+        raise ValueError(f"unknown optimizer {name!r}; expected one of {', '.join(map(repr, NAMES))}")
     if key == "nesterov":
         if kwargs.get("nesterov", True) is not True:
             raise ValueError(f"'nesterov' is Momentum(nesterov=True), got nesterov={kwargs['nesterov']!r}")
@@ -37,4 +37,4 @@ def get(name: str, **kwargs) -> Optimizer:
 
 
 __all__ = ["SGD", "Adam", "AdamW", "Constant", "Cosine", "Momentum", "Optimizer", "RMSProp", "StepDecay", "Warmup",
-           "clip_by_global_norm", "get", "global_norm", "make_schedule", "schedules"]
+           "NAMES", "clip_by_global_norm", "get", "global_norm", "make_schedule", "schedules"]

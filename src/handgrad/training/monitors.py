@@ -1,7 +1,7 @@
 """Training monitors: is a penalty drowning the data loss, and are a layer's activations dying?
 
-Per epoch, on a fixed monitoring batch (inference mode), for every Conv2D/Dense output and every layer that
-carries an activity penalty:
+Per epoch, on a fixed monitoring batch (inference mode), for the output of every layer with a kernel ``W``
+(Conv2D, Dense) and of every layer that carries an activity penalty:
 
 - ``mean_abs``: mean ``|y|``;
 - ``near_zero``: fraction of entries with ``|y| < dead_threshold``;
@@ -17,28 +17,22 @@ from __future__ import annotations
 
 import numpy as np
 
-from handgrad.layers import Conv2D, Dense
-
 HIST_EDGES = np.linspace(-3.0, 3.0, 61)  # 0.1-wide bins; values outside are counted in the end bins
 DEAD_FRACTION = 0.95
 
 
 def monitored_layers(model) -> list:
-    return [l for l in model.layers if isinstance(l, (Conv2D, Dense)) or l.activity_regularizer is not None]
+    return [l for l in model.layers if "W" in l.params or l.activity_regularizer is not None]
 
 
 def activation_stats(model, x, dead_threshold: float) -> dict:
     """``layer name -> {"mean_abs", "near_zero", "histogram"}`` of one inference pass over ``x``."""
-    names = {l.name for l in monitored_layers(model)}
     stats = {}
-    h = model._check_input(x)
-    for layer in model.layers:
-        h = layer.forward(h, training=False)
-        if layer.name in names:
-            a = np.abs(h)
-            counts, _ = np.histogram(np.clip(h, HIST_EDGES[0], HIST_EDGES[-1]), bins=HIST_EDGES)
-            stats[layer.name] = {"mean_abs": float(a.mean()), "near_zero": float((a < dead_threshold).mean()),
-                                 "histogram": counts.tolist()}
+    for name, h in model.activations(x, names={l.name for l in monitored_layers(model)}).items():
+        a = np.abs(h)
+        counts, _ = np.histogram(np.clip(h, HIST_EDGES[0], HIST_EDGES[-1]), bins=HIST_EDGES)
+        stats[name] = {"mean_abs": float(a.mean()), "near_zero": float((a < dead_threshold).mean()),
+                       "histogram": counts.tolist()}
     return stats
 
 

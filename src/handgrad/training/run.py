@@ -3,6 +3,8 @@
 Run directory ``<out_dir>/<name>/``:
 
 - ``config.json``: the config used (a resumed run keeps it);
+- ``model.py``: with ``--model FILE.py:FUNCTION``, a copy of the file the network is built from (see
+  ``handgrad.model_source``);
 - ``history.json``, ``history.csv``: one row per epoch (loss terms, accuracy, learning rate, monitors);
 - ``checkpoints/last.npz`` (every epoch) and ``checkpoints/best.npz`` (lowest validation loss; none without a
   validation set, and ``metrics.json``'s ``best_checkpoint`` is then null);
@@ -19,10 +21,11 @@ from pathlib import Path
 
 import numpy as np
 
-from handgrad import datasets, optim
+from handgrad import datasets, model_source, optim
 from handgrad._atomic import atomic_write_text
 from handgrad.config import TrainConfig
 from handgrad.training.rundir import claim_run_dir
+from handgrad.training.checkpoint import Checkpoint, load_checkpoint, restore_model
 from handgrad.training.trainer import Trainer, evaluate
 
 # Flags that may change when a run is resumed; everything else must stay as the run started.
@@ -42,6 +45,34 @@ def build_optimizer(config: TrainConfig, steps_per_epoch: int):
         kwargs["weight_decay"] = config.weight_decay
         kwargs["decay"] = lambda name: name.endswith(".W")  # kernels decay, biases do not
     return optim.get(config.optimizer, **kwargs)
+
+
+def build_model(config: TrainConfig, input_shape, num_classes: int, run_dir, resume: bool = False):
+    """``(model, source)``: the run's network and, with ``--model``, the record of its source file (None for the
+    reference network). A new run copies the file into ``run_dir``; a resumed one builds from that copy."""
+    if config.model is None:
+        return config.build_model(input_shape, num_classes), None
+    last = Path(run_dir) / "checkpoints" / "last.npz"
+    if resume and last.exists():
+        source = load_checkpoint(last).meta["model_source"]
+    else:
+        source = model_source.record(config.model, run_dir)
+    return model_source.build_recorded(run_dir, source, input_shape, num_classes), source
+
+
+def model_of_checkpoint(path, ckpt: Checkpoint, config: TrainConfig | None = None):
+    """The network of checkpoint ``path`` (of a run directory ``<run>/checkpoints/``) with its parameters and
+    layer state loaded; ``config`` defaults to the one saved in the checkpoint."""
+    meta = ckpt.meta
+    config = config if config is not None else TrainConfig.from_dict(meta["config"])
+    input_shape, num_classes = tuple(meta["input_shape"]), len(meta["class_names"])
+    source = meta.get("model_source")
+    if source is None:
+        model = config.build_model(input_shape, num_classes)
+    else:
+        model = model_source.build_recorded(Path(path).resolve().parent.parent, source, input_shape, num_classes)
+    restore_model(model, ckpt, path)
+    return model
 
 
 def augmentation(config: TrainConfig, image_size: int):
@@ -98,12 +129,12 @@ def _train(config: TrainConfig, run_dir: Path, resume: bool, progress: bool, ech
     if config.train_limit is not None:  # a quick study on part of the data; validation and test stay whole
         data.x_train, data.y_train = data.x_train[:config.train_limit], data.y_train[:config.train_limit]
     input_shape = data.x_train.shape[1:]
-    model = config.build_model(input_shape, num_classes=len(data.class_names))
+    model, source = build_model(config, input_shape, len(data.class_names), run_dir, resume)
     steps_per_epoch = math.ceil(len(data.x_train) / config.batch_size)
     optimizer = build_optimizer(config, steps_per_epoch)
     meta = {"config": config.to_dict(), "class_names": list(data.class_names),
             "normalization": {"mean": np.asarray(data.mean).tolist(), "std": np.asarray(data.std).tolist()},
-            "input_shape": list(input_shape)}
+            "input_shape": list(input_shape), "model_source": source}
     trainer = Trainer(model, optimizer, batch_size=config.batch_size, seed=config.seed,
                       augment=augmentation(config, input_shape[-1]), run_dir=run_dir,
                       early_stopping=config.early_stopping, progress=progress, echo=echo,

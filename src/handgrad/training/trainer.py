@@ -1,7 +1,6 @@
 """``Trainer``: minibatch training with progress, history, checkpoints, exact resume and a NaN guard."""
 from __future__ import annotations
 
-import json
 import math
 import time
 from pathlib import Path
@@ -10,10 +9,9 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from handgrad.datasets import minibatches
-from handgrad.layers import Dropout
 from handgrad.losses import softmax_cross_entropy
 from handgrad.sequential import Sequential
-from handgrad.training.checkpoint import load_checkpoint, save_checkpoint
+from handgrad.training.checkpoint import load_checkpoint, restore_model, save_checkpoint
 from handgrad.training.history import History
 from handgrad.training.monitors import PenaltyMonitor
 
@@ -57,8 +55,8 @@ class Trainer:
         run_dir: where ``history.json``/``history.csv`` and ``checkpoints/{last,best}.npz`` go (None: nowhere).
         early_stopping: stop after this many epochs without a lower validation data loss (0: never).
         progress: show a tqdm bar per epoch. echo: prints the per-epoch summary lines and warnings.
-        monitor: a ``PenaltyMonitor`` factory argument dict (``warn_share``, ``dead_threshold``) or None to
-            switch the monitors off.
+        monitor: the monitors' options (``warn_share``, ``dead_threshold``; see ``PenaltyMonitor``); None (the
+            default) runs them with their default options, False switches them off.
         meta: extra JSON-able data saved in every checkpoint (e.g. the config and normalization).
         on_epoch_end: optional ``on_epoch_end(row)`` called after each epoch's history row, checkpoints and
             summary line are written (``handgrad tune`` reports and prunes there; an exception it raises stops
@@ -98,23 +96,19 @@ class Trainer:
     def best_checkpoint(self) -> Path | None:
         return self.run_dir / "checkpoints" / "best.npz" if self.run_dir else None
 
-    def _rng_states(self) -> dict:
-        return {l.name: l.rng.bit_generator.state for l in self.model.layers if isinstance(l, Dropout)}
-
     def save_checkpoint(self, path) -> Path:
-        meta = {**self.meta, "epoch": self.epoch, "history": self.history.rows, "rng": self._rng_states(),
+        meta = {**self.meta, "epoch": self.epoch, "history": self.history.rows,
                 "best_val_loss": self.best_val_loss if math.isfinite(self.best_val_loss) else None,
                 "stale_epochs": self.stale_epochs}
-        return save_checkpoint(path, self.model.parameters(), self.optimizer.state_dict(), meta)
+        return save_checkpoint(path, self.model.parameters(), self.optimizer.state_dict(), meta,
+                               state=self.model.states())
 
     def restore(self, path) -> None:
-        """Continue from a checkpoint: weights, optimizer state, dropout RNG states, epoch and history."""
+        """Continue from a checkpoint: weights, layer states (moving statistics, dropout generators), optimizer
+        state, epoch and history."""
         ckpt = load_checkpoint(path)
-        self.model.set_weights(ckpt.params)
+        restore_model(self.model, ckpt, path)
         self.optimizer.load_state_dict(ckpt.optimizer_state)
-        for layer in self.model.layers:
-            if isinstance(layer, Dropout) and layer.name in ckpt.meta.get("rng", {}):
-                layer.rng.bit_generator.state = ckpt.meta["rng"][layer.name]
         self.epoch = ckpt.epoch
         self.history = History(ckpt.meta.get("history", []))
         best = ckpt.meta.get("best_val_loss")
@@ -127,7 +121,7 @@ class Trainer:
         where = f"last good checkpoint: {last}" if last else "no checkpoint was written yet"
         return TrainingDiverged(f"training stopped: {what} is {value} at epoch {self.epoch + 1}, step {step}; {where}")
 
-    def train_epoch(self, x, y) -> dict:
+    def train_epoch(self, x, y) -> tuple[dict, dict]:
         """One pass over ``(x, y)``: ``(means, layer_penalties)``, the epoch means of the loss terms and accuracy
         (plus throughput, seconds and the last step's learning rate) and of each layer's penalties."""
         rng = np.random.default_rng([self.seed, self.epoch])
@@ -223,7 +217,3 @@ class Trainer:
             line += f"  | val loss {row['val']['data']:.4f} acc {row['val']['accuracy']:.2%}"
         return line + f"  | lr {row['lr']:.2e}  {t['images_per_s']:.0f} img/s  {t['seconds']:.0f}s"
 
-
-def json_safe(obj):
-    """Round-trip through JSON-compatible types (numpy scalars to Python)."""
-    return json.loads(json.dumps(obj, default=lambda o: o.item() if hasattr(o, "item") else str(o)))

@@ -1,0 +1,111 @@
+"""Batch normalization, with Keras's names, defaults and semantics."""
+from __future__ import annotations
+
+import numpy as np
+
+from handgrad._validation import ShapeError, check_number
+from handgrad.layers.base import Layer
+
+
+class _BatchNorm(Layer):
+    r"""Normalize each channel (feature) over the batch, then scale and shift it.
+
+    Training (``training=True``), with ``mu`` and ``var`` the mean and the *biased* variance (divided by
+    ``M``, the number of values per channel) of the batch::
+
+        xhat = (x - mu) / sqrt(var + epsilon)        y = gamma * xhat + beta
+        moving_mean     = momentum * moving_mean     + (1 - momentum) * mu
+        moving_variance = momentum * moving_variance + (1 - momentum) * var
+
+    Inference: the same with ``moving_mean``, ``moving_variance`` in place of ``mu``, ``var`` (no update).
+
+    Backward, with ``s = 1 / sqrt(var + epsilon)`` and sums over the ``M`` values of a channel::
+
+        dbeta = sum(dy)        dgamma = sum(dy * xhat)
+        training:  dx = gamma * s / M * (M * dy - dbeta - xhat * dgamma)   (mu and var depend on x)
+        inference: dx = gamma * s * dy
+
+    Args:
+        momentum: of the moving statistics, default 0.99 (Keras). PyTorch's ``momentum`` is ``1 - momentum``,
+            and PyTorch updates ``running_var`` with the *unbiased* batch variance (``* M / (M - 1)``); Keras
+            and handgrad use the biased one, the variance that normalized the batch.
+        epsilon: added to the variance, default 1e-3 (Keras; PyTorch's default ``eps`` is 1e-5).
+        name, activity_regularizer: see ``Layer``.
+
+    Params ``gamma`` (ones), ``beta`` (zeros); state ``moving_mean`` (zeros), ``moving_variance`` (ones); all
+    of shape ``(C,)``.
+    """
+
+    AXES: tuple[int, ...]  # the axes reduced over, besides the batch axis 0
+    NDIM: int  # per-sample dimensions
+
+    def __init__(self, momentum: float = 0.99, epsilon: float = 1e-3, **kwargs):
+        super().__init__(**kwargs)
+        owner = type(self).__name__
+        self.momentum = check_number(owner, "momentum", momentum, minimum=0.0, maximum=1.0)
+        self.epsilon = check_number(owner, "epsilon", epsilon, minimum=0.0, strict_min=True)
+
+    def _build(self, input_shape, rng):
+        if len(input_shape) != self.NDIM:
+            raise ShapeError(f"{self.name}: {type(self).__name__} expects per-sample input {self.SHAPE}, "
+                             f"got {input_shape}")
+        C = input_shape[0]
+        self.params = {"gamma": np.ones(C, self.dtype), "beta": np.zeros(C, self.dtype)}
+        self.state = {"moving_mean": np.zeros(C, self.dtype), "moving_variance": np.ones(C, self.dtype)}
+        return input_shape
+
+    def _channel(self, v):
+        """``(C,)`` -> broadcastable against ``(N, C, ...)``."""
+        return v.reshape((1, -1) + (1,) * (self.NDIM - 1))
+
+    def _forward(self, x, training):
+        axes = (0, *self.AXES)
+        if training:
+            mean = x.mean(axis=axes)  # (C,)
+            centered = x - self._channel(mean)
+            var = np.mean(centered * centered, axis=axes)  # (C,), biased: the variance that normalizes
+            m = x.dtype.type(self.momentum)
+            for key, batch in (("moving_mean", mean), ("moving_variance", var)):
+                moving = self.state[key]
+                moving[...] = m * moving + (1 - m) * batch  # in place: the model hands out these arrays
+        else:
+            mean, var = self.state["moving_mean"], self.state["moving_variance"]
+            centered = x - self._channel(mean)
+        inv_std = 1 / np.sqrt(var + x.dtype.type(self.epsilon))  # (C,)
+        xhat = centered * self._channel(inv_std)
+        self._cache = (xhat, inv_std, training)
+        return xhat * self._channel(self.params["gamma"]) + self._channel(self.params["beta"])
+
+    def _backward(self, dy, input_grad):
+        xhat, inv_std, training = self._cache
+        axes = (0, *self.AXES)
+        dbeta = dy.sum(axis=axes)  # (C,)
+        dgamma = np.sum(dy * xhat, axis=axes)  # (C,)
+        self.grads["gamma"], self.grads["beta"] = dgamma, dbeta
+        if not input_grad:
+            return None
+        scale = self._channel(self.params["gamma"] * inv_std)
+        if not training:
+            return dy * scale
+        M = dy.dtype.type(dy.size // dbeta.size)  # values per channel
+        return scale / M * (M * dy - self._channel(dbeta) - xhat * self._channel(dgamma))
+
+
+class BatchNorm2D(_BatchNorm):
+    """Batch normalization per channel of NCHW images (Keras's ``BatchNormalization(axis=1)``, PyTorch's
+    ``BatchNorm2d``); see ``_BatchNorm`` for the formulas and arguments.
+
+    Shape: ``(N, C, H, W)`` -> ``(N, C, H, W)``; statistics over ``M = N * H * W`` values per channel.
+    """
+
+    AXES, NDIM, SHAPE = (2, 3), 3, "(C, H, W)"
+
+
+class BatchNorm1D(_BatchNorm):
+    """Batch normalization per feature (Keras's ``BatchNormalization()`` after ``Dense``, PyTorch's
+    ``BatchNorm1d``); see ``_BatchNorm`` for the formulas and arguments.
+
+    Shape: ``(N, F)`` -> ``(N, F)``; statistics over ``M = N`` values per feature.
+    """
+
+    AXES, NDIM, SHAPE = (), 1, "(features,)"
