@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from handgrad._validation import check_number
+from handgrad.errors import ArgumentError, StateError
 from handgrad.kernels import backend, reference
 from handgrad.layers.base import Layer
 
@@ -58,7 +59,7 @@ class ELU(Activation):
         if not input_grad:
             return None
         if self._y is None:
-            raise RuntimeError(f"{self.name}: no forward output to differentiate; inside a Sequential with the fast "
+            raise StateError(f"{self.name}: no forward output to differentiate; inside a Sequential with the fast "
                                "kernels, ELU and the MaxPool2D after it run as one step: use Sequential.backward")
         if self._fast_backward is not None:
             return self._fast_backward(dy, self._y, self.alpha)
@@ -144,4 +145,4 @@ def get(identifier) -> Activation | None:
         return identifier
     if isinstance(identifier, str) and identifier.lower() in _BY_NAME:
         return _BY_NAME[identifier.lower()]()
-    raise ValueError(f"unknown activation {identifier!r}; expected None, 'linear' or one of {sorted(_BY_NAME)}")
+    raise ArgumentError(f"unknown activation {identifier!r}; expected None, 'linear' or one of {sorted(_BY_NAME)}")

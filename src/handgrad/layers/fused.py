@@ -33,14 +33,16 @@ class ELUMaxPool:
         self.elu, self.pool = elu, pool
         self._forward, self._backward = kernels.max_pool_elu_forward, kernels.max_pool_elu_backward
 
-    def forward(self, x, training):
+    def forward(self, x, training, check_finite=False):
+        # check_finite is part of the layer interface; a step only runs inside a Sequential, which checks its input
         y, argmax = self._forward(x, self.elu.alpha, self.pool.geometry)
         self._cache = (y, argmax, x.shape)
         self.elu._y = self.elu._fast_backward = None
         self.pool._cache = None
+        self.elu._batch_size = self.pool._batch_size = x.shape[0]  # they ran: their backward explains what to do
         return y
 
-    def backward(self, dy, input_grad=True):
+    def backward(self, dy, input_grad=True, check_finite=False):
         if not input_grad:
             return None
         y, argmax, x_shape = self._cache
