@@ -1,4 +1,4 @@
-"""Argument checks shared by every public constructor.
+"""Argument and input-array checks shared by every public constructor and entry point.
 
 Each check names the argument, what was expected and what was received, so that a bad value fails where it
 enters instead of as a NumPy error deep inside a training step.
