@@ -61,3 +61,29 @@ def test_a_direct_call_refuses_to_return_an_overflow(rng):
     layer.params["W"][0, 0] = np.nan
     with pytest.raises(NonFiniteError, match=r"the parameters \['W'\] hold non-finite values"):
         layer.forward(np.ones((2, 4)))
+
+
+@pytest.mark.parametrize("kernels", ["numba", "numpy"])
+@pytest.mark.parametrize("dy_shape", [(1, 3, 3, 3), (2, 3, 1, 1), (2, 3, 4, 4), (2, 27)])
+def test_a_wrong_dy_never_reaches_a_kernel(rng, kernels, dy_shape):
+    # Before these checks, the numba max-pool backward (no bounds checks) read and wrote outside its arrays
+    # for such a dy and crashed the interpreter (found by tests/test_properties.py).
+    from handgrad.kernels import backend
+
+    with backend.using_kernels(kernels):
+        for layer in (hg.MaxPool2D(2), hg.AvgPool2D(2), hg.Conv2D(3, 3, stride=2, activation="elu")):
+            layer.forward(rng.standard_normal((2, 3, 6, 6)))  # output (2, 3, 3, 3)
+            with pytest.raises(ShapeError, match=rf"{layer.name}: expected dy of shape \(2, 3, 3, 3\), got"):
+                layer.backward(np.ones(dy_shape))
+
+
+def test_backward_after_a_refused_output_matches_the_batch_the_kernel_saw(rng):
+    layer = built_dense()
+    layer.forward(rng.standard_normal((2, 4)))
+    layer.params["W"][0, 0] = np.inf
+    with pytest.raises(NonFiniteError):
+        layer.forward(rng.standard_normal((5, 4)))  # refused after the kernel cached the 5-sample batch
+    layer.params["W"][0, 0] = 0.0
+    with pytest.raises(ShapeError, match=r"expected dy of shape \(5, 3\)"):
+        layer.backward(np.ones((2, 3)))  # the old batch size would index the new caches out of bounds
+    assert layer.backward(np.ones((5, 3))).shape == (5, 4)

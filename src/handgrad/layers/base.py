@@ -105,6 +105,7 @@ class Layer:
             check_batch(self.name, x, x.shape[1:], x.dtype, finite=False)  # N >= 1 before building
             self.build(x.shape[1:], dtype=x.dtype if x.dtype in FLOAT_DTYPES else np.float32)
         x = check_batch(self.name, x, self.input_shape, self.dtype, finite=check_finite)
+        self._batch_size = None  # a forward that fails midway leaves caches no backward may read
         y = self._forward(x, training)
         self._batch_size = x.shape[0]
         if check_finite:
