@@ -98,7 +98,7 @@ class Sequential:
         taken = {layer.name for layer in self.layers if layer.explicit_name}
         if len(taken) != sum(layer.explicit_name for layer in self.layers):
             raise ArgumentError("Sequential: layer names must be unique, got "
-                             f"{[layer.name for layer in self.layers if layer.explicit_name]}")
+                                f"{[layer.name for layer in self.layers if layer.explicit_name]}")
         counts: dict[str, int] = {}
         for layer in self.layers:
             if layer.explicit_name:
