@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 import handgrad as hg
+from handgrad.errors import ArgumentError, ArgumentTypeError, KeyMismatchError, NonFiniteError, ShapeError
 from handgrad.models import reference_cnn
 
 
@@ -123,3 +124,188 @@ def test_deepcopy_is_independent():
     b = copy.deepcopy(a)
     b.parameters()["conv2d.W"][...] = 0
     assert np.abs(a.parameters()["conv2d.W"]).sum() > 0
+
+
+# ---------------------------------------------------------------- bad input (issue 9, audit finding 6)
+def params_snapshot(model):
+    return {k: v.copy() for k, v in model.parameters().items()}
+
+
+def assert_params_equal(model, snapshot):
+    assert list(model.parameters()) == list(snapshot)
+    for key, value in model.parameters().items():
+        np.testing.assert_array_equal(value, snapshot[key], err_msg=key)
+
+
+@pytest.mark.parametrize("corrupt, error, message", [
+    (lambda w: w.update({"dense.b": np.zeros(5)}), ShapeError, r"dense.b expects shape \(4,\), got \(5,\)"),
+    (lambda w: w["dense.b"].__setitem__(2, np.nan), NonFiniteError, r"dense.b holds 1 non-finite value"),
+    (lambda w: w.update({"dense.b": np.full(4, 1e39)}), NonFiniteError, r"dense.b holds 4 non-finite .* float32"),
+    (lambda w: w.update({"dense.b": np.zeros(4, complex)}), ArgumentTypeError, "dense.b must hold real numbers"),
+    (lambda w: w.update({"dense.b": [[1.0], [2.0, 3.0]]}), ShapeError, "dense.b must be an array"),
+    (lambda w: w.update({"extra": np.zeros(1)}), KeyMismatchError, r"missing \[\], unexpected \['extra'\]"),
+    (lambda w: w.pop("dense.b"), KeyMismatchError, r"missing \['dense.b'\], unexpected \[\]"),
+])
+def test_set_weights_refused_on_one_key_changes_no_parameter(corrupt, error, message):
+    source, target = small_model(seed=1), small_model(seed=2)
+    before = params_snapshot(target)
+    weights = source.get_weights()  # conv2d.W, conv2d.b, dense.W come before the corrupted dense.b
+    corrupt(weights)
+    with pytest.raises(error, match=message):
+        target.set_weights(weights)
+    assert_params_equal(target, before)
+    assert not np.array_equal(before["conv2d.W"], source.parameters()["conv2d.W"])  # a write would have shown
+
+
+def test_set_weights_converts_dtype_and_accepts_its_own_parameters():
+    source, target = small_model(seed=1, dtype=np.float64), small_model(seed=2)
+    target.set_weights(source.parameters())
+    for key, value in source.parameters().items():
+        assert target.parameters()[key].dtype == np.float32
+        np.testing.assert_array_equal(target.parameters()[key], value.astype(np.float32))
+    before = params_snapshot(target)
+    target.set_weights(target.parameters())  # the live arrays themselves
+    assert_params_equal(target, before)
+
+
+@pytest.mark.parametrize("dtype, shown", [(np.int32, "int32"), (int, "int64"), (np.float16, "float16; float16 is too"),
+                                          (np.complex64, "complex64"), ("float", "float64"), (None, "None"),
+                                          ("no-such-dtype", "'no-such-dtype'")])
+def test_only_float32_and_float64_models(dtype, shown):
+    if shown == "float64":  # "float" is a valid spelling of float64: accepted
+        assert small_model(dtype=dtype).parameters()["conv2d.W"].dtype == np.float64
+        return
+    with pytest.raises(TypeError, match=rf"Sequential: dtype must be np.float32 or np.float64, got {shown}"):
+        small_model(dtype=dtype)
+    model = small_model()
+    before = params_snapshot(model)
+    with pytest.raises(ArgumentTypeError, match=rf"Sequential.astype: dtype must be .*, got {shown}"):
+        model.astype(dtype)
+    assert model.dtype == np.float32
+    assert_params_equal(model, before)
+    assert all(v.dtype == np.float32 for v in model.parameters().values())
+
+
+def test_layers_refuse_non_float_dtypes():
+    with pytest.raises(ArgumentTypeError, match="dense: dtype must be np.float32 or np.float64, got int32"):
+        hg.Dense(3).build((4,), dtype=np.int32)
+    layer = hg.Conv2D(2, 3, activation="elu")
+    layer.build((1, 5, 5))
+    with pytest.raises(ArgumentTypeError, match="conv2d: dtype must be np.float32 or np.float64, got int64"):
+        layer.astype(int)
+
+
+@pytest.mark.parametrize("batch_size, error", [(0, ArgumentError), (-1, ArgumentError), (2.5, ArgumentTypeError),
+                                               (True, ArgumentTypeError), ("8", ArgumentTypeError)])
+def test_predict_batch_size_must_be_a_positive_int(rng, batch_size, error):
+    with pytest.raises(error, match="Sequential.predict: batch_size must be"):
+        small_model().predict(rng.standard_normal((5, 2, 6, 6)), batch_size=batch_size)
+
+
+def test_empty_batch_is_refused_except_by_predict():
+    model, empty = small_model(), np.zeros((0, 2, 6, 6))
+    for call in (lambda: model.forward(empty), lambda: model.loss(empty, np.zeros(0, int)),
+                 lambda: model.loss_terms(empty, np.zeros(0, int))):
+        with pytest.raises(ShapeError, match=r"Sequential: input is an empty batch of shape \(0, 2, 6, 6\)"):
+            call()
+    p = model.predict(empty)
+    assert p.shape == (0, 4) and p.dtype == np.float32
+    with pytest.raises(ShapeError, match=r"dense: input is an empty batch of shape \(0, 4\)"):
+        hg.Dense(3).forward(np.zeros((0, 4)))
+
+
+def test_non_finite_inputs_are_counted_and_refused(rng):
+    model = small_model()
+    x = rng.standard_normal((3, 2, 6, 6))
+    x[0, 0, 0, :3] = np.nan
+    x[2, 1, 5, 5] = -np.inf
+    for call in (lambda: model.forward(x), lambda: model.loss(x, np.array([0, 1, 2])), lambda: model.predict(x)):
+        with pytest.raises(NonFiniteError, match=r"Sequential: input holds 4 non-finite value\(s\) .* among 216$"):
+            call()
+    big = rng.standard_normal((3, 2, 6, 6))
+    big[1, 1, 1, 1] = 1e39  # finite in float64, inf in the model's float32
+    with pytest.raises(NonFiniteError, match=r"holds 1 non-finite .* \(1 of them beyond the range of float32\)"):
+        model.forward(big)
+    with pytest.raises(NonFiniteError, match=r"conv2d: input holds 3 non-finite value"):
+        hg.Conv2D(2, 3).forward(x[:1])
+
+
+@pytest.mark.parametrize("labels, error, message", [
+    (np.array([0, 1, 4]), ArgumentError, r"labels: expected values in \[0, 4\), got 4 \(1 of 3 outside\)"),
+    (np.array([-1, 9, 2]), ArgumentError, r"got -1 \(2 of 3 outside\)"),
+    (np.array([[0], [1], [2]]), ShapeError, r"labels: expected shape \(3,\) to match the batch, got \(3, 1\)"),
+    ([0, [1, 2], 3], ShapeError, r"labels: expected an array of shape \(3,\)"),
+    (np.array([True, False, True]), ArgumentTypeError, "labels: expected integer class indices, got dtype bool"),
+    (np.array([0.0, 1.0, 2.0]), ArgumentTypeError, "got dtype float64"),
+    (np.array(["0", "1", "2"]), ArgumentTypeError, "got dtype <U1"),
+])
+def test_bad_labels_are_refused_before_the_forward_pass(rng, labels, error, message):
+    model = hg.Sequential([hg.Flatten(), hg.Dropout(0.5), hg.Dense(4)], input_shape=(2, 6, 6))
+    dropout = model.layers[1]
+    state = dropout.rng.bit_generator.state
+    for call in (model.loss, model.loss_terms, model.forward_backward):
+        with pytest.raises(error, match=message):
+            call(rng.standard_normal((3, 2, 6, 6)), labels, training=True)
+    assert dropout.rng.bit_generator.state == state  # no mask was drawn: the refused calls changed nothing
+
+
+def test_non_finite_results_are_refused_by_loss_and_predict_and_name_the_cause(rng):
+    model, x, y = small_model(), rng.standard_normal((2, 2, 6, 6)), np.array([0, 3])
+    model.parameters()["dense.W"][0, 0] = np.nan  # diverged weights
+    for call, method in ((lambda: model.loss(x, y), "loss"), (lambda: model.loss_terms(x, y), "loss_terms"),
+                         (lambda: model.predict(x), "predict")):
+        with pytest.raises(NonFiniteError, match=rf"Sequential.{method}: .*the parameters \['dense.W'\] hold non-fin"):
+            call()
+    terms, logits = model.forward_backward(x, y)  # the training loop's call: its NaN guard reports
+    assert np.isnan(terms.data) and np.isnan(logits).any()
+    huge = np.full((2, 2, 6, 6), 3e38, np.float32)  # finite, but the products of the backward pass overflow
+    with pytest.raises(NonFiniteError, match=r"Sequential.loss: .* not finite; inputs and parameters are finite: "
+                                             r"the computation overflowed float32"), np.errstate(all="ignore"):
+        small_model().loss(huge, y)
+
+
+def test_a_layer_belongs_to_one_model(rng):
+    layers = [hg.Conv2D(3, 3, activation="elu"), hg.MaxPool2D(2), hg.Flatten(), hg.Dense(4)]
+    first = hg.Sequential(layers, input_shape=(2, 6, 6), seed=1)
+    x = rng.standard_normal((2, 2, 6, 6))
+    before, logits = params_snapshot(first), first.forward(x)
+    with pytest.raises(ArgumentError, match=r"Sequential: layer conv2d \(layers\[0\]\) already belongs to another "
+                                            "model; create a new layer"):
+        hg.Sequential(layers, input_shape=(3, 8, 8), seed=2)
+    assert_params_equal(first, before)
+    np.testing.assert_array_equal(first.forward(x), logits)  # the first model still works, unchanged
+    with pytest.raises(ArgumentError, match="layer dense"):
+        hg.Sequential([hg.Flatten(), layers[3]], input_shape=(2, 6, 6))
+
+
+def test_built_in_activations_and_repeated_instances_are_refused():
+    elu = hg.ELU()
+    hg.Sequential([hg.Dense(3, activation=elu), hg.Dense(2)], input_shape=(4,))
+    with pytest.raises(ArgumentError, match=r"activation elu of layer dense \(layers\[0\]\) already belongs to anoth"):
+        hg.Sequential([hg.Dense(3, activation=elu), hg.Dense(2)], input_shape=(4,))
+    relu = hg.ReLU()
+    with pytest.raises(ArgumentError, match=r"layer relu \(layers\[3\]\) is the same instance as layer relu "
+                                            r"\(layers\[1\]\)"):
+        hg.Sequential([hg.Dense(3), relu, hg.Dense(3), relu, hg.Dense(2)], input_shape=(4,))
+    tanh = hg.Tanh()
+    with pytest.raises(ArgumentError, match=r"layer tanh \(layers\[1\]\) is the same instance as activation tanh"):
+        hg.Sequential([hg.Dense(3, activation=tanh), tanh, hg.Dense(2)], input_shape=(4,))
+
+
+def test_a_failed_construction_claims_no_layer():
+    conv = hg.Conv2D(2, 3)
+    with pytest.raises(ShapeError):
+        hg.Sequential([conv, hg.Dense(4)], input_shape=(1, 5, 5))  # forgot Flatten
+    model = hg.Sequential([conv, hg.Flatten(), hg.Dense(4)], input_shape=(1, 5, 5))
+    assert model.layers[0] is conv and conv.params["W"].shape == (2, 1, 3, 3)
+
+
+def test_deepcopy_keeps_working_and_its_layers_belong_to_the_copy(rng):
+    a = small_model()
+    b = copy.deepcopy(a)
+    x = rng.standard_normal((2, 2, 6, 6))
+    np.testing.assert_array_equal(b.forward(x), a.forward(x))
+    terms, _ = b.loss(x, np.array([0, 1]))
+    assert terms.total == a.loss(x, np.array([0, 1]))[0].total
+    with pytest.raises(ArgumentError, match="already belongs to another model"):
+        hg.Sequential(b.layers, input_shape=(2, 6, 6))

@@ -1,5 +1,5 @@
 """handgrad: convolutional neural networks in NumPy with hand-written, proven-right gradients."""
-from handgrad import datasets, gradcheck, initializers, layers, models, optim, regularizers
+from handgrad import datasets, errors, gradcheck, initializers, layers, models, optim, regularizers
 from handgrad.layers import (ELU, ActivityRegularization, AvgPool2D, BatchNorm1D, BatchNorm2D, Conv2D, Dense, Dropout,
                              Flatten, LeakyReLU, MaxPool2D, ReLU, Sigmoid, Tanh)
 from handgrad.regularizers import L1, L2, L1L2
@@ -9,4 +9,4 @@ __version__ = "0.1.0"
 
 __all__ = ["ELU", "L1", "L1L2", "L2", "ActivityRegularization", "AvgPool2D", "BatchNorm1D", "BatchNorm2D", "Conv2D",
            "Dense", "Dropout", "Flatten", "LeakyReLU", "LossTerms", "MaxPool2D", "ReLU", "Sequential", "Sigmoid",
-           "Tanh", "datasets", "gradcheck", "initializers", "layers", "models", "optim", "regularizers"]
+           "Tanh", "datasets", "errors", "gradcheck", "initializers", "layers", "models", "optim", "regularizers"]

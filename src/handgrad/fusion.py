@@ -35,12 +35,13 @@ class ELUMaxPool:
     def matches(a, b) -> bool:
         return type(a) is ELU and a.activity_regularizer is None and type(b) is MaxPool2D
 
-    def forward(self, x, training):
+    def forward(self, x, training, check_finite=False):
+        # check_finite: the layer interface's; a step runs only inside a Sequential, which checks its input
         y, argmax = self._forward(x, self.elu.alpha, self.pool.geometry)
         self._cache = (y, argmax, x.shape)
         return y
 
-    def backward(self, dy, input_grad=True):
+    def backward(self, dy, input_grad=True, check_finite=False):
         if not input_grad:
             return None
         y, argmax, x_shape = self._cache

@@ -3,19 +3,29 @@ from __future__ import annotations
 
 import numpy as np
 
-from handgrad._validation import ShapeError
+from handgrad.errors import ArgumentError, ArgumentTypeError, ShapeError
 
 
 def check_labels(labels, n: int, num_classes: int) -> np.ndarray:
-    """Integer class labels of shape ``(n,)`` with values in ``[0, num_classes)``, or a clear error."""
-    labels = np.asarray(labels)
+    """Integer class labels of shape ``(n,)`` with values in ``[0, num_classes)``, or a clear error.
+
+    Raises ``ShapeError`` (not an array of shape ``(n,)``), ``ArgumentTypeError`` (not an integer dtype: float
+    labels such as ``1.0`` and booleans are refused) or ``ArgumentError`` (a value outside the range; the
+    message gives the first one and how many there are).
+    """
+    try:
+        labels = np.asarray(labels)
+    except (ValueError, TypeError) as e:  # ragged nested lists
+        raise ShapeError(f"labels: expected an array of shape ({n},), got a {type(labels).__name__} NumPy cannot "
+                         f"convert: {e}") from None
     if labels.shape != (n,):
         raise ShapeError(f"labels: expected shape ({n},) to match the batch, got {labels.shape}")
     if not np.issubdtype(labels.dtype, np.integer):
-        raise TypeError(f"labels: expected integer class indices, got dtype {labels.dtype}")
-    if n and (labels.min() < 0 or labels.max() >= num_classes):
-        bad = labels[(labels < 0) | (labels >= num_classes)][0]
-        raise ValueError(f"labels: expected values in [0, {num_classes}), got {bad}")
+        raise ArgumentTypeError(f"labels: expected integer class indices, got dtype {labels.dtype}")
+    outside = (labels < 0) | (labels >= num_classes)
+    if outside.any():
+        raise ArgumentError(f"labels: expected values in [0, {num_classes}), got {labels[outside][0]} "
+                            f"({np.count_nonzero(outside)} of {n} outside)")
     return labels
 
 
@@ -32,6 +42,8 @@ def softmax_cross_entropy(logits: np.ndarray, labels) -> tuple[float, np.ndarray
 
     Shape: ``logits (N, K)``, ``labels (N,)`` -> ``(float, (N, K))``.
     """
+    if np.ndim(logits) != 2 or np.shape(logits)[1] < 1:
+        raise ShapeError(f"softmax_cross_entropy: expected logits of shape (N, K), got {np.shape(logits)}")
     N, K = logits.shape
     labels = check_labels(labels, N, K)
     logp = log_softmax(logits)

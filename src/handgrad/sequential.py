@@ -1,15 +1,18 @@
 """``Sequential``: a stack of layers trained with softmax cross-entropy plus regularization penalties."""
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from handgrad import fusion
-from handgrad._validation import ShapeError, check_int
+from handgrad._validation import as_real_array, check_batch, check_float_dtype, check_int, count_nonfinite
+from handgrad.errors import ArgumentError, ArgumentTypeError, KeyMismatchError, NonFiniteError, ShapeError
 from handgrad.kernels import backend, reference
 from handgrad.layers.base import Layer
-from handgrad.losses import log_softmax, softmax_cross_entropy
+from handgrad.losses import check_labels, log_softmax, softmax_cross_entropy
 
 TERMS = ("data", "weight", "activity")
 
@@ -46,26 +49,37 @@ class Sequential:
         layers: list of ``Layer`` instances; names are made unique (``conv2d``, ``conv2d_1``, ...).
         input_shape: per-sample input shape, e.g. ``(1, 28, 28)``.
         seed: seeds every initializer and dropout mask; the same seed gives bit-identical models.
-        dtype: float32 (default) or float64.
+        dtype: float32 (default) or float64; any other dtype is refused (``ArgumentTypeError``).
 
     The loss is ``mean softmax cross-entropy + sum of weight penalties + sum of activity penalties``.
     Parameters, gradients and layer state are addressed as ``"<layer name>.<name>"``, e.g. ``"conv2d.W"``,
     ``"batch_norm2d.moving_mean"``. Each pass runs the fusion plan of the active kernel set (see
     ``handgrad.fusion``), built once per list of layers and kernel set.
+
+    A layer instance (and its built-in activation) belongs to one model: a layer already in another model,
+    or listed twice, is refused (``ArgumentError``); ``copy.deepcopy(model)`` copies the layers with it.
+    Inputs are checked where they enter (``forward``, ``loss``, ``loss_terms``, ``predict``): the shape
+    ``(N, *input_shape)`` with N >= 1 (``predict`` accepts N = 0), real numbers, no NaN or inf; labels are
+    integers in ``[0, K)`` of shape ``(N,)``. ``loss``, ``loss_terms`` and ``predict`` refuse to return a
+    non-finite result (``NonFiniteError``, naming the non-finite parameters if any); ``forward``,
+    ``forward_backward`` and ``backward`` return what they computed, for a training loop's NaN guard.
+    The errors are listed in ``handgrad.errors``.
     """
 
     def __init__(self, layers, input_shape, seed: int = 0, dtype=np.float32):
         layers = list(layers)
         if not layers:
-            raise ValueError("Sequential: layers must not be empty")
+            raise ArgumentError("Sequential: layers must not be empty")
         for i, layer in enumerate(layers):
             if not isinstance(layer, Layer):
-                raise TypeError(f"Sequential: layers[{i}] must be a Layer, got {layer!r} ({type(layer).__name__})")
+                raise ArgumentTypeError(f"Sequential: layers[{i}] must be a Layer, got {layer!r} "
+                                        f"({type(layer).__name__})")
         if not isinstance(input_shape, (tuple, list)) or not input_shape:
-            raise ValueError(f"Sequential: input_shape must be a tuple such as (1, 28, 28), got {input_shape!r}")
+            raise ArgumentError(f"Sequential: input_shape must be a tuple such as (1, 28, 28), got {input_shape!r}")
         self.input_shape = tuple(check_int("Sequential", "input_shape", d, minimum=1) for d in input_shape)
         self.seed = check_int("Sequential", "seed", seed, minimum=0)
-        self.dtype = np.dtype(dtype)
+        self.dtype = check_float_dtype("Sequential", "dtype", dtype)
+        _check_free(layers)
         self.layers = layers
         self._assign_names()
         rng = np.random.default_rng(self.seed)
@@ -76,6 +90,9 @@ class Sequential:
         if len(shape) != 1:
             raise ShapeError(f"Sequential: the last layer ({layers[-1].name}) must output class scores (N, K), "
                              f"got per-sample shape {shape}; add Flatten and Dense layers")
+        for layer in layers:
+            for part in (layer, *layer.sublayers()):
+                part._in_model = True  # claimed once the model is built: a failed construction claims nothing
         self.num_classes = shape[0]
         self._outputs: dict[str, np.ndarray] = {}
         self._plan_key, self._steps = None, ()  # the fusion plan and what it was built for; see _plan
@@ -83,8 +100,8 @@ class Sequential:
     def _assign_names(self):
         taken = {layer.name for layer in self.layers if layer.explicit_name}
         if len(taken) != sum(layer.explicit_name for layer in self.layers):
-            raise ValueError("Sequential: layer names must be unique, got "
-                             f"{[layer.name for layer in self.layers if layer.explicit_name]}")
+            raise ArgumentError("Sequential: layer names must be unique, got "
+                                f"{[layer.name for layer in self.layers if layer.explicit_name]}")
         counts: dict[str, int] = {}
         for layer in self.layers:
             if layer.explicit_name:
@@ -119,15 +136,33 @@ class Sequential:
         return {k: v.copy() for k, v in self.parameters().items()}
 
     def set_weights(self, weights: dict[str, np.ndarray]) -> None:
-        """Copy ``weights`` (same keys and shapes as ``parameters()``) into the model's parameters."""
+        """Copy ``weights`` (same keys and shapes as ``parameters()``) into the model's parameters.
+
+        Every value is checked before any parameter is written, so a refused call changes nothing: the keys
+        (``KeyMismatchError``: missing and unexpected keys), each value an array of real numbers
+        (``ArgumentTypeError`` for complex, string or object arrays) of the parameter's shape (``ShapeError``),
+        finite after conversion to the parameter's dtype (``NonFiniteError``: NaN, inf, or a float64 value
+        beyond float32's range).
+        """
+        if not isinstance(weights, Mapping):
+            raise ArgumentTypeError(f"set_weights: weights must be a dict of arrays, got {type(weights).__name__}")
         params = self.parameters()
         if set(weights) != set(params):
-            missing, extra = sorted(set(params) - set(weights)), sorted(set(weights) - set(params))
-            raise KeyError(f"set_weights: missing {missing}, unexpected {extra}")
-        for key, value in weights.items():
-            value = np.asarray(value)
-            if value.shape != params[key].shape:
-                raise ShapeError(f"set_weights: {key} expects shape {params[key].shape}, got {value.shape}")
+            missing, extra = sorted(set(params) - set(weights)), sorted(map(str, set(weights) - set(params)))
+            raise KeyMismatchError(f"set_weights: missing {missing}, unexpected {extra}; no parameter was changed")
+        staged = {}
+        for key, target in params.items():
+            value = as_real_array("set_weights", key, weights[key])
+            if value.shape != target.shape:
+                raise ShapeError(f"set_weights: {key} expects shape {target.shape}, got {value.shape}; "
+                                 "no parameter was changed")
+            with np.errstate(over="ignore", invalid="ignore"):  # out-of-range values become inf, refused below
+                value = value.astype(target.dtype)  # a copy, also when `weights` holds the live parameters
+            if not np.isfinite(value).all():
+                raise NonFiniteError(f"set_weights: {key} holds {count_nonfinite(value)} non-finite value(s) (NaN "
+                                     f"or inf in {target.dtype}); no parameter was changed")
+            staged[key] = value
+        for key, value in staged.items():
             params[key][...] = value
 
     def states(self) -> dict[str, np.ndarray]:
@@ -161,18 +196,31 @@ class Sequential:
 
     def astype(self, dtype) -> "Sequential":
         """Switch every parameter and computation to ``dtype`` (e.g. ``np.float64`` for gradient checks)."""
-        self.dtype = np.dtype(dtype)
+        self.dtype = check_float_dtype("Sequential.astype", "dtype", dtype)
         for layer in self.layers:
             layer.astype(self.dtype)
         return self
 
     # ---------------------------------------------------------------- passes
-    def _check_input(self, x) -> np.ndarray:
-        x = np.asarray(x)
-        if x.ndim != len(self.input_shape) + 1 or x.shape[1:] != self.input_shape:
-            expected = ", ".join(["N", *map(str, self.input_shape)])
-            raise ShapeError(f"Sequential: expected input of shape ({expected}), got {x.shape}")
-        return x.astype(self.dtype, copy=False)
+    def _check_input(self, x, allow_empty: bool = False) -> np.ndarray:
+        """``x`` as an array of the model's dtype, after the checks of ``handgrad._validation.check_batch``."""
+        return check_batch("Sequential", x, self.input_shape, self.dtype, allow_empty=allow_empty)
+
+    def _refuse_nonfinite(self, method: str, what: str):
+        """A ``NonFiniteError`` for a result computed from checked (finite) inputs, naming the likely cause."""
+        bad = [k for k, v in self.parameters().items() if not np.isfinite(v).all()]
+        cause = (f"the parameters {bad} hold non-finite values" if bad else
+                 f"inputs and parameters are finite: the computation overflowed {self.dtype.name} (too large "
+                 "inputs or weights)")
+        return NonFiniteError(f"Sequential.{method}: {what}; {cause}")
+
+    def _check_loss(self, method: str, result: "LossTerms", grads: dict | None = None) -> None:
+        bad = [f"the {t} loss term is {getattr(result, t)}" for t in TERMS if not math.isfinite(getattr(result, t))]
+        bad_grads = [k for k, g in (grads or {}).items() if not np.isfinite(g).all()]
+        if bad_grads:
+            bad.append(f"the gradients of {bad_grads} are not finite")
+        if bad:
+            raise self._refuse_nonfinite(method, ", ".join(bad))
 
     def _plan(self) -> tuple:
         """The fusion plan ``((lo, hi, step), ...)`` for the current layers and kernel set, rebuilt only when
@@ -188,7 +236,7 @@ class Sequential:
         x = self._check_input(x)
         self._outputs = {}
         for lo, hi, step in self._plan():  # layers run one by one, or in fused steps (see handgrad.fusion)
-            x = step.forward(x, training)
+            x = step.forward(x, training, check_finite=False)  # the input is checked above, the rest by the caller
             layer = self.layers[hi - 1]
             if layer.activity_regularizer is not None:
                 self._outputs[layer.name] = x  # y, kept for R(y) and R'(y) (layers never modify inputs in place)
@@ -233,34 +281,46 @@ class Sequential:
             layer = self.layers[hi - 1]
             if activity_penalty and layer.name in self._outputs:
                 d = d + layer.activity_grad(self._outputs[layer.name])
-            d = step.backward(d, input_grad=input_grad or lo > 0)
+            d = step.backward(d, input_grad=input_grad or lo > 0, check_finite=False)
             if weight_penalty:
                 for layer in self.layers[lo:hi]:
                     layer.add_weight_penalty_grads()
         return d
 
     def loss_terms(self, x, y, training: bool = False) -> LossTerms:
-        """The loss of a batch, term by term, without a backward pass."""
+        """The loss of a batch, term by term, without a backward pass; refuses a non-finite term."""
+        x = self._check_input(x)
+        check_labels(y, len(x), self.num_classes)  # before the forward pass: a refused call changes nothing
         logits = self.forward(x, training)
         data, _ = softmax_cross_entropy(logits, y)
         by_layer = self.penalties_by_layer()
-        return LossTerms(data, *_sum_penalties(by_layer), by_layer)
+        result = LossTerms(data, *_sum_penalties(by_layer), by_layer)
+        self._check_loss("loss_terms", result)
+        return result
 
     def loss(self, x, y, training: bool = True, terms=TERMS) -> tuple[LossTerms, dict[str, np.ndarray]]:
         """Forward and backward pass: ``(terms, grads)``.
 
         ``grads`` maps ``"<layer>.<param>"`` to the gradient of the sum of the selected ``terms`` (all three by
         default, i.e. of ``terms.total``); each layer's ``grads`` holds the same arrays afterwards.
-        ``training`` switches dropout on.
+        ``training`` switches dropout on. A non-finite loss term or gradient raises ``NonFiniteError``.
         """
         result, _ = self.forward_backward(x, y, training, terms)
-        return result, self.gradients()
+        grads = self.gradients()
+        self._check_loss("loss", result, grads)
+        return result, grads
 
     def forward_backward(self, x, y, training: bool = True, terms=TERMS) -> tuple[LossTerms, np.ndarray]:
-        """``loss`` for training loops: fills every layer's ``grads`` and returns ``(terms, logits)``."""
+        """``loss`` for training loops: fills every layer's ``grads`` and returns ``(terms, logits)``.
+
+        Inputs are checked as for ``loss``; a non-finite result is returned as it is (the loop's NaN guard
+        reports it with its step and last checkpoint).
+        """
         unknown = set(terms) - set(TERMS)
         if unknown:
-            raise ValueError(f"loss: terms must be a subset of {TERMS}, got {sorted(unknown)}")
+            raise ArgumentError(f"loss: terms must be a subset of {TERMS}, got {sorted(unknown)}")
+        x = self._check_input(x)
+        check_labels(y, len(x), self.num_classes)  # before the forward pass: a refused call changes nothing
         logits = self.forward(x, training)
         data, dlogits = softmax_cross_entropy(logits, y)
         by_layer = self.penalties_by_layer()
@@ -271,11 +331,17 @@ class Sequential:
         return result, logits
 
     def predict(self, x, batch_size: int = 256) -> np.ndarray:
-        """Class probabilities ``softmax(logits)`` of shape ``(N, K)``, computed in batches."""
-        x = self._check_input(x)
+        """Class probabilities ``softmax(logits)`` of shape ``(N, K)``, computed in batches of ``batch_size``
+        (a positive int). An empty batch gives an empty ``(0, K)`` array; non-finite probabilities raise
+        ``NonFiniteError``."""
+        batch_size = check_int("Sequential.predict", "batch_size", batch_size, minimum=1)
+        x = self._check_input(x, allow_empty=True)
         out = [np.exp(log_softmax(self.forward(x[i : i + batch_size]))) for i in range(0, len(x), batch_size)]
         self._outputs = {}
-        return np.concatenate(out) if out else np.zeros((0, self.num_classes), self.dtype)
+        p = np.concatenate(out) if out else np.zeros((0, self.num_classes), self.dtype)
+        if not np.isfinite(p).all():
+            raise self._refuse_nonfinite("predict", f"{count_nonfinite(p)} class probabilities are not finite")
+        return p
 
     # ---------------------------------------------------------------- description
     def param_count(self) -> int:
@@ -299,3 +365,21 @@ class Sequential:
 
     def __repr__(self) -> str:
         return f"Sequential({len(self.layers)} layers, input_shape={self.input_shape}, params={self.param_count():,})"
+
+
+def _check_free(layers) -> None:
+    """Refuse a layer (or built-in activation) that belongs to another model or is listed twice.
+
+    Building a layer again would replace its parameters and rename it under the model that holds it.
+    """
+    seen: dict[int, str] = {}
+    for i, layer in enumerate(layers):
+        for part in (layer, *layer.sublayers()):
+            what = f"layer {layer.name} (layers[{i}])" if part is layer else \
+                f"activation {part.name} of layer {layer.name} (layers[{i}])"
+            if getattr(part, "_in_model", False):
+                raise ArgumentError(f"Sequential: {what} already belongs to another model; create a new layer")
+            if id(part) in seen:
+                raise ArgumentError(f"Sequential: {what} is the same instance as {seen[id(part)]}; "
+                                    "create a new layer")
+            seen[id(part)] = what

@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from handgrad._validation import check_number
+from handgrad.errors import ArgumentError, StateError
 from handgrad.kernels import backend, reference
 from handgrad.layers.base import Layer
 
@@ -55,7 +56,7 @@ class ELU(Activation):
         if not input_grad:
             return None
         if self._y is None:
-            raise RuntimeError(f"{self.name}: backward called before forward (no output to differentiate)")
+            raise StateError(f"{self.name}: backward called before forward (no output to differentiate)")
         return self._elu_backward(dy, self._y, self.alpha)
 
 
@@ -119,4 +120,4 @@ def get(identifier) -> Activation | None:
         return identifier
     if isinstance(identifier, str) and identifier.lower() in _BY_NAME:
         return _BY_NAME[identifier.lower()]()
-    raise ValueError(f"unknown activation {identifier!r}; expected None, 'linear' or one of {sorted(_BY_NAME)}")
+    raise ArgumentError(f"unknown activation {identifier!r}; expected None, 'linear' or one of {sorted(_BY_NAME)}")

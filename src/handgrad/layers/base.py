@@ -25,7 +25,9 @@ import re
 import numpy as np
 
 from handgrad import regularizers
-from handgrad._validation import ShapeError
+from handgrad._validation import (FLOAT_DTYPES, ShapeError, as_real_array, check_batch, check_float_dtype,
+                                  count_nonfinite)
+from handgrad.errors import ArgumentError, ArgumentTypeError, NonFiniteError, StateError
 
 
 def default_name(cls) -> str:
@@ -44,11 +46,19 @@ class Layer:
     Subclasses implement ``_build(input_shape, rng) -> output_shape``, ``_forward(x, training)`` and
     ``_backward(dy, input_grad)``. ``forward`` never modifies its input in place: the model keeps
     references to penalized outputs until the backward pass.
+
+    ``forward`` and ``backward`` check what they are given (``handgrad.errors``): a batch of real numbers of
+    the built shape with N >= 1 (``ShapeError``, ``ArgumentTypeError``), without NaN or inf
+    (``NonFiniteError``, with the count), and ``backward`` only after a ``forward`` with the same N
+    (``StateError``). Called directly, they also refuse to return non-finite values (an overflow of the
+    dtype). Inside a ``Sequential`` the model checks its own input once and passes ``check_finite=False``:
+    values computed by the layers then flow on unchecked, for the training loop's NaN guard to report.
+    A layer instance belongs to at most one model (``Sequential`` refuses one that already belongs to another).
     """
 
     def __init__(self, *, name: str | None = None, activity_regularizer=None):
         if name is not None and (not isinstance(name, str) or not name):
-            raise ValueError(f"{type(self).__name__}: name must be a non-empty string, got {name!r}")
+            raise ArgumentError(f"{type(self).__name__}: name must be a non-empty string, got {name!r}")
         self.name = name or default_name(type(self))
         self.explicit_name = name is not None
         self.activity_regularizer = regularizers.get(activity_regularizer)
@@ -59,6 +69,8 @@ class Layer:
         self.input_shape: tuple[int, ...] | None = None
         self.output_shape: tuple[int, ...] | None = None
         self.dtype = np.dtype(np.float32)
+        self._batch_size: int | None = None  # N of the last forward, which backward's dy must match
+        self._in_model = False  # set by the Sequential that holds the layer; copied with it by deepcopy
 
     # ---------------------------------------------------------------- construction
     @property
@@ -70,7 +82,7 @@ class Layer:
         input_shape = tuple(int(d) for d in input_shape)
         if any(d < 1 for d in input_shape):
             raise ShapeError(f"{self.name}: input shape must have positive sizes, got {input_shape}")
-        self.dtype = np.dtype(dtype)
+        self.dtype = check_float_dtype(self.name, "dtype", dtype)
         self.output_shape = tuple(self._build(input_shape, rng if rng is not None else np.random.default_rng(0)))
         shared = sorted(set(self.params) & set(self.state))
         if shared:  # one namespace per layer: "<layer>.<name>" in checkpoints
@@ -86,33 +98,65 @@ class Layer:
         """Switch parameters, floating state and computation to ``dtype`` (float32 or float64).
 
         Integer state (a generator's words) is kept as it is."""
-        self.dtype = np.dtype(dtype)
+        self.dtype = check_float_dtype(self.name, "dtype", dtype)
         self.params = {k: v.astype(self.dtype) for k, v in self.params.items()}
         self.grads = {k: v.astype(self.dtype) for k, v in self.grads.items()}
         self.state = {k: v.astype(self.dtype) if v.dtype.kind == "f" else v for k, v in self.state.items()}
         return self
 
     # ---------------------------------------------------------------- passes
-    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
-        """``y = f(x)`` for a batch ``x`` of shape ``(N, *input_shape)``; builds the layer on first use."""
-        x = np.asarray(x)
+    def forward(self, x: np.ndarray, training: bool = False, *, check_finite: bool = True) -> np.ndarray:
+        """``y = f(x)`` for a batch ``x`` of shape ``(N, *input_shape)``; builds the layer on first use.
+
+        ``x`` is converted to the layer's dtype. ``check_finite=False`` (used by ``Sequential``, which checks
+        its input itself) skips the two finiteness checks: NaN or inf in ``x``, and in ``y``.
+        """
         if not self.built:
+            x = as_real_array(self.name, "input", x)
             if x.ndim < 2:
                 raise ShapeError(f"{self.name}: expected a batch (N, ...), got an array of shape {x.shape}")
-            self.build(x.shape[1:], dtype=x.dtype if x.dtype in (np.float32, np.float64) else np.float32)
-        if x.shape[1:] != self.input_shape or x.ndim != len(self.input_shape) + 1:
-            expected = ", ".join(["N", *map(str, self.input_shape)])
-            raise ShapeError(f"{self.name}: expected input of shape ({expected}), got {x.shape}")
-        if x.dtype != self.dtype:
-            x = x.astype(self.dtype)
-        return self._forward(x, training)
+            check_batch(self.name, x, x.shape[1:], x.dtype, finite=False)  # N >= 1 before building
+            self.build(x.shape[1:], dtype=x.dtype if x.dtype in FLOAT_DTYPES else np.float32)
+        x = check_batch(self.name, x, self.input_shape, self.dtype, finite=check_finite)
+        self._batch_size = None  # a forward that fails midway leaves caches no backward may read
+        y = self._forward(x, training)
+        self._batch_size = x.shape[0]
+        if check_finite:
+            self._check_result("output y", y, "input")
+        return y
 
-    def backward(self, dy: np.ndarray, input_grad: bool = True) -> np.ndarray | None:
+    def backward(self, dy: np.ndarray, input_grad: bool = True, *, check_finite: bool = True) -> np.ndarray | None:
         """Fill ``self.grads`` from dL/dy (shape ``(N, *output_shape)``) and return dL/dx.
 
         ``input_grad=False`` skips dL/dx (the model's first layer needs none) and returns ``None``.
+        ``dy`` is converted to the layer's dtype; ``check_finite`` as for ``forward`` (on ``dy``, dL/dx and
+        the gradients).
         """
-        return self._backward(dy, input_grad)
+        if self._batch_size is None:
+            raise StateError(f"{self.name}: backward called before forward; call forward on the batch first")
+        dy = check_batch(self.name, dy, self.output_shape, self.dtype, n=self._batch_size, name="dy",
+                         finite=check_finite)
+        dx = self._backward(dy, input_grad)
+        if check_finite:
+            for key, g in self.grads.items():
+                self._check_result(f"gradient {key}", g, "dy")
+            if dx is not None:
+                self._check_result("input gradient dx", dx, "dy")
+        return dx
+
+    def _check_result(self, what: str, value: np.ndarray, source: str) -> None:
+        """A ``NonFiniteError`` if ``value`` computed from finite inputs and parameters is not finite."""
+        if np.isfinite(value).all():
+            return
+        bad_params = [k for k, v in self.params.items() if not np.isfinite(v).all()]
+        largest = np.finfo(value.dtype).max
+        why = (f"the parameters {bad_params} hold non-finite values" if bad_params else
+               f"computed from a finite {source} and parameters, it overflowed {value.dtype} (largest {largest:.3g})")
+        raise NonFiniteError(f"{self.name}: the {what} holds {count_nonfinite(value)} non-finite value(s): {why}")
+
+    def sublayers(self) -> tuple["Layer", ...]:
+        """Layers held inside this one (a built-in activation); a model claims them with the layer."""
+        return ()
 
     def _forward(self, x, training):
         raise NotImplementedError
@@ -163,7 +207,7 @@ class ParametricLayer(Layer):
         from handgrad.layers.activations import get as get_activation
 
         if not isinstance(use_bias, bool):
-            raise TypeError(f"{type(self).__name__}: use_bias must be True or False, got {use_bias!r}")
+            raise ArgumentTypeError(f"{type(self).__name__}: use_bias must be True or False, got {use_bias!r}")
         self.use_bias = use_bias
         self.kernel_regularizer = regularizers.get(kernel_regularizer)
         self.bias_regularizer = regularizers.get(bias_regularizer)
@@ -209,3 +253,6 @@ class ParametricLayer(Layer):
         if self.activation is not None:
             self.activation.astype(dtype)
         return self
+
+    def sublayers(self):
+        return () if self.activation is None else (self.activation,)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from handgrad._validation import ShapeError, check_choice, check_int, check_pair
+from handgrad.errors import ArgumentError
 from handgrad.kernels import backend, reference, winograd
 from handgrad.kernels.conv_geometry import conv_geometry
 from handgrad.layers.base import ParametricLayer
@@ -55,7 +56,7 @@ class Conv2D(ParametricLayer):
         elif isinstance(padding, (int, tuple, list)) and not isinstance(padding, bool):
             self.padding = check_pair("Conv2D", "padding", padding, minimum=0)
         else:
-            raise ValueError(f"Conv2D: padding must be 'same', 'valid', an int or a pair of ints, got {padding!r}")
+            raise ArgumentError(f"Conv2D: padding must be 'same', 'valid', an int or a pair of ints, got {padding!r}")
         self.algorithm = algorithm
 
     @property

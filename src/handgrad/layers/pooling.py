@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from handgrad._validation import ShapeError, check_pair
+from handgrad.errors import StateError
 from handgrad.kernels import backend, reference
 from handgrad.kernels.conv_geometry import conv_geometry
 from handgrad.layers.base import Layer
@@ -50,6 +51,9 @@ class MaxPool2D(_Pool2D):
     def _backward(self, dy, input_grad):
         if not input_grad:
             return None
+        if self._cache is None:
+            raise StateError(f"{self.name}: no forward cache to differentiate; inside a Sequential with the fast "
+                             "kernels, an ELU and this MaxPool2D run as one step: use Sequential.backward")
         backward, argmax, x_shape = self._cache
         return backward(dy, argmax, x_shape, self.geometry)
 
