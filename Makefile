@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 # Extra flags for `handgrad train`, e.g. make train TRAIN_ARGS="--epochs 5".
 TRAIN_ARGS ?=
 
-.PHONY: train test test-cpus data install bench clean
+.PHONY: train test test-cpus lint data install bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,15 @@ test: $(VENV)/.installed-test
 # loops off too (numba compiling for a generic CPU), then on the NumPy kernels. See tests/cpu_passes.py.
 test-cpus: $(VENV)/.installed-test
 	$(BIN)/python tests/cpu_passes.py
+
+# Lint: ruff with the settings of pyproject.toml ([tool.ruff]: pycodestyle, pyflakes, import order, bugbear; 120
+# columns).
+$(VENV)/.installed-lint: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e ".[lint]"
+	touch $@
+
+lint: $(VENV)/.installed-lint
+	$(BIN)/ruff check .
 
 bench: $(VENV)/.installed-test
 	$(BIN)/python benchmarks/throughput.py

@@ -124,8 +124,8 @@ def torch_model(arch, weights=None):
             module = nn.Linear(e["in"][0], e["out"][0], bias=e["bias"])
             named.append((module, e["name"]))
         else:
-            module = {"ELU": lambda: nn.ELU(e.get("alpha", 1.0)), "Flatten": nn.Flatten,
-                      "MaxPool2D": lambda: nn.MaxPool2d(tuple(e["pool"]), tuple(e["stride"]))}[e["kind"]]()
+            module = {"ELU": lambda e=e: nn.ELU(e.get("alpha", 1.0)), "Flatten": nn.Flatten,
+                      "MaxPool2D": lambda e=e: nn.MaxPool2d(tuple(e["pool"]), tuple(e["stride"]))}[e["kind"]]()
         modules.append(module)
     net = nn.Sequential(*modules)
     if weights is not None:
@@ -141,6 +141,7 @@ def torch_model(arch, weights=None):
 def handgrad_runner(model, x, y):
     """``(train_step, infer)`` closures for handgrad."""
     import numpy as np
+
     from handgrad.losses import softmax_cross_entropy
     params = model.parameters()
     velocity = {k: np.zeros_like(p) for k, p in params.items()}
@@ -228,7 +229,7 @@ def gemm_peak(arch, batch, repeats=5):
         b = rng.standard_normal((K, N), dtype=np.float32)
         out = np.empty((M, N), dtype=np.float32)
         np.matmul(a, b, out=out)
-        t = min(_timed(lambda: np.matmul(a, b, out=out)) for _ in range(repeats))
+        t = min(_timed(lambda a=a, b=b, out=out: np.matmul(a, b, out=out)) for _ in range(repeats))
         best = max(best, (2 * M * K * N / t / 1e9, f"{name} ({M}x{K} @ {K}x{N})"))
     return best
 
@@ -246,7 +247,7 @@ def interleaved(fns: dict, images_per_call: int, calls: int, rounds: int) -> dic
     rates = {n: [] for n in names}
     for r in range(rounds):
         for n in (names if r % 2 == 0 else names[::-1]):
-            t = _timed(lambda: [fns[n]() for _ in range(calls)])
+            t = _timed(lambda n=n: [fns[n]() for _ in range(calls)])
             rates[n].append(images_per_call * calls / t)
     return rates
 

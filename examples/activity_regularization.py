@@ -112,7 +112,7 @@ def run_variant(variant: Variant, data, epochs: int, out_dir: Path, seed: int, p
         test = evaluate(model, data.x_test, data.y_test)
     last = trainer.history.rows[-1] if trainer.history.rows else {}
     monitor = last.get("monitor", {})
-    convs = [l.name for l in model.layers if isinstance(l, Conv2D)]
+    convs = [layer.name for layer in model.layers if isinstance(layer, Conv2D)]
     return {"variant": variant.name, "activity_l2": variant.activity_l2, "activity_on": variant.activity_on,
             "weight_l2": variant.weight_l2, "incomplete": variant.incomplete, "status": status,
             "epochs": trainer.epoch, "test_accuracy": test["accuracy"] if np.isfinite(test["data"]) else float("nan"),

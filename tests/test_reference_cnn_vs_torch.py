@@ -12,7 +12,8 @@ def torch_reference(params, x, y, weight_l1, weight_l2, activity_l1, activity_l2
     """The same network and loss in PyTorch, written from the definitions (Keras semantics)."""
     N = x.shape[0]
     P = {k: t(v, grad=True) for k, v in params.items()}
-    R = lambda z, l1, l2: l1 * z.abs().sum() + l2 * (z ** 2).sum()
+    def R(z, l1, l2):
+        return l1 * z.abs().sum() + l2 * (z ** 2).sum()
     activity = 0.0
     h = t(x)
     for conv in ("conv2d", "conv2d_1"):

@@ -21,9 +21,9 @@ def test_layer_names_are_unique_and_keras_like():
 
 def test_explicit_names_are_kept_and_must_be_unique():
     model = hg.Sequential([hg.Dense(3, name="dense_1"), hg.Dense(2)], input_shape=(4,))
-    assert [l.name for l in model.layers] == ["dense_1", "dense"]
+    assert [layer.name for layer in model.layers] == ["dense_1", "dense"]
     model = hg.Sequential([hg.Dense(3), hg.Dense(3), hg.Dense(2, name="dense_1")], input_shape=(4,))
-    assert [l.name for l in model.layers] == ["dense", "dense_2", "dense_1"]
+    assert [layer.name for layer in model.layers] == ["dense", "dense_2", "dense_1"]
     with pytest.raises(ValueError, match="layer names must be unique"):
         hg.Sequential([hg.Dense(3, name="a"), hg.Dense(2, name="a")], input_shape=(4,))
 
@@ -36,7 +36,8 @@ def test_same_seed_same_model_bit_for_bit():
 
 
 def test_shape_errors_at_build_name_the_layer():
-    with pytest.raises(ValueError, match=r"dense: Dense expects a flat per-sample input \(features,\), got \(3, 6, 6\)"):
+    expected = r"dense: Dense expects a flat per-sample input \(features,\), got \(3, 6, 6\)"
+    with pytest.raises(ValueError, match=expected):
         hg.Sequential([hg.Conv2D(3, 3), hg.Dense(4)], input_shape=(2, 6, 6))
     with pytest.raises(ValueError, match=r"conv2d_1: Conv2D expects per-sample input \(C, H, W\), got \(4,\)"):
         hg.Sequential([hg.Conv2D(2, 3), hg.Flatten(), hg.Dense(4), hg.Conv2D(2, 3)], input_shape=(1, 5, 5))
@@ -246,7 +247,8 @@ def test_bad_labels_are_refused_before_the_forward_pass(rng, labels, error, mess
     for call in (model.loss, model.loss_terms, model.forward_backward):
         with pytest.raises(error, match=message):
             call(rng.standard_normal((3, 2, 6, 6)), labels, training=True)
-    np.testing.assert_array_equal(dropout.state["generator"], state)  # no mask was drawn: the refused calls changed nothing
+    # no mask was drawn: the refused calls changed nothing
+    np.testing.assert_array_equal(dropout.state["generator"], state)
 
 
 def test_non_finite_results_are_refused_by_loss_and_predict_and_name_the_cause(rng):

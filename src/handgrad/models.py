@@ -5,7 +5,7 @@ import numpy as np
 
 from handgrad._validation import check_choice, check_number
 from handgrad.layers import ELU, BatchNorm1D, BatchNorm2D, Conv2D, Dense, Dropout, Flatten, MaxPool2D
-from handgrad.regularizers import L1, L2, L1L2
+from handgrad.regularizers import L1, L1L2, L2
 from handgrad.sequential import Sequential
 
 

@@ -121,15 +121,15 @@ class Sequential:
         for layer in self.layers:
             if layer.name == name:
                 return layer
-        raise KeyError(f"no layer named {name!r}; layers are {[l.name for l in self.layers]}")
+        raise KeyError(f"no layer named {name!r}; layers are {[layer.name for layer in self.layers]}")
 
     def parameters(self) -> dict[str, np.ndarray]:
         """``"<layer>.<param>" -> array``: the live arrays (an optimizer updates them in place)."""
-        return {f"{l.name}.{p}": v for l in self.layers for p, v in l.params.items()}
+        return {f"{layer.name}.{p}": v for layer in self.layers for p, v in layer.params.items()}
 
     def gradients(self) -> dict[str, np.ndarray]:
         """``"<layer>.<param>" -> array``: the gradients of the last ``loss``/``backward`` call."""
-        return {f"{l.name}.{p}": v for l in self.layers for p, v in l.grads.items()}
+        return {f"{layer.name}.{p}": v for layer in self.layers for p, v in layer.grads.items()}
 
     def get_weights(self) -> dict[str, np.ndarray]:
         """Copies of every parameter."""
@@ -167,7 +167,7 @@ class Sequential:
 
     def states(self) -> dict[str, np.ndarray]:
         """``"<layer>.<name>" -> array``: every layer's state (not trained), the live arrays."""
-        return {f"{l.name}.{k}": v for l in self.layers for k, v in l.state.items()}
+        return {f"{layer.name}.{k}": v for layer in self.layers for k, v in layer.state.items()}
 
     def state_dict(self) -> dict[str, np.ndarray]:
         """Copies of every parameter and every layer's state, ``"<layer>.<name>" -> array``: all a checkpoint
@@ -226,7 +226,7 @@ class Sequential:
         """The fusion plan ``((lo, hi, step), ...)`` for the current layers and kernel set, rebuilt only when
         one of them (or an ELU's activity regularizer, which decides a fusion) changed."""
         kernels = backend.fast() or reference
-        key = (kernels.__name__, *self.layers, *(l.activity_regularizer is None for l in self.layers))
+        key = (kernels.__name__, *self.layers, *(layer.activity_regularizer is None for layer in self.layers))
         if key != self._plan_key:  # layers compare by identity
             self._plan_key, self._steps = key, fusion.plan(self.layers, kernels)
         return self._steps
@@ -235,7 +235,7 @@ class Sequential:
         """Logits ``(N, K)`` for a batch ``x`` of shape ``(N, *input_shape)``."""
         x = self._check_input(x)
         self._outputs = {}
-        for lo, hi, step in self._plan():  # layers run one by one, or in fused steps (see handgrad.fusion)
+        for _lo, hi, step in self._plan():  # layers run one by one, or in fused steps (see handgrad.fusion)
             x = step.forward(x, training, check_finite=False)  # the input is checked above, the rest by the caller
             layer = self.layers[hi - 1]
             if layer.activity_regularizer is not None:
@@ -357,7 +357,8 @@ class Sequential:
                          f"{layer.param_count():,}", layer.regularizer_summary()))
         widths = [max(len(r[i]) for r in rows) for i in range(4)]
         line = "-" * (sum(widths) + 6)
-        fmt = lambda r: "  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip()
+        def fmt(r):
+            return "  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip()
         body = [fmt(rows[0]), line, *map(fmt, rows[1:]), line,
                 f"Input shape: (N, {', '.join(map(str, self.input_shape))})   dtype: {self.dtype.name}",
                 f"Total params: {self.param_count():,}"]

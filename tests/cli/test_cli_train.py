@@ -33,7 +33,8 @@ def test_train_writes_the_run_directory(tmp_path, data_dir, capsys):
                                                      "history.json", "metrics.json"]
     assert (run / ".lock").read_text() == f"{os.getpid()}\n"  # the pid of the process that ran it
     config = json.loads((run / "config.json").read_text())
-    assert (config["weight_l2"], config["activity_l2"], config["activity_on"], config["epochs"]) == (1e-4, 1e-5, "post", 2)
+    assert (config["weight_l2"], config["activity_l2"], config["activity_on"], config["epochs"]) == \
+        (1e-4, 1e-5, "post", 2)
     metrics = json.loads((run / "metrics.json").read_text())
     assert 0 <= metrics["test_accuracy"] <= 1 and metrics["epochs"] == 2
     assert metrics["test"]["activity"] > 0 and metrics["test"]["weight"] > 0

@@ -2,7 +2,6 @@
 import numpy as np
 import pytest
 
-import handgrad as hg
 from handgrad import plots
 from handgrad.cli import main
 from handgrad.training import History, Trainer
@@ -42,7 +41,7 @@ def test_panel_counts(run_dirs):
     assert len(plots.activations_figure(history).axes) == 3
     assert len(plots.penalty_share_figure(history).axes) == 1
     lines = plots.penalty_share_figure(history).axes[0].get_lines()
-    assert [l.get_label() for l in lines] == ["weight penalty", "conv2d activity penalty"]
+    assert [line.get_label() for line in lines] == ["weight penalty", "conv2d activity penalty"]
     np.testing.assert_allclose(lines[1].get_ydata(), history.column("monitor/conv2d/penalty_share"))
 
 

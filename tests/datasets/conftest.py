@@ -3,17 +3,26 @@ of small data sets in the official file formats, written here independently of t
 from __future__ import annotations
 
 import dataclasses
-import urllib.error
-import urllib.request
-from pathlib import Path
 from types import SimpleNamespace
 
-import numpy as np
 import pytest
 
 from handgrad.datasets import registry
-from tests.formats import (IDX_STEMS, PY_BATCHES, cifar_binary_files, cifar_python_files, cifar_rows, idx_bytes,
-                           make_cifar, py2_pickle, sha256, write_idx, write_idx_dataset, write_tar_gz)
+from tests.formats import (
+    IDX_STEMS,
+    PY_BATCHES,
+    cifar_binary_files,
+    cifar_python_files,
+    cifar_rows,
+    idx_bytes,
+    make_cifar,
+    py2_pickle,
+    sha256,
+    write_idx,
+    write_idx_dataset,
+    write_tar_gz,
+)
+
 
 @pytest.fixture(autouse=True)
 def isolated(isolated_data):

@@ -49,8 +49,9 @@ def test_script_runs_end_to_end_and_writes_the_guide_section(tmp_path, isolated_
     doc = tmp_path / "guide.md"
     doc.write_text("intro\n<!-- results:start -->\nold\n<!-- results:end -->\noutro\n")
     experiment = load("activity_regularization")
-    argv = ["--epochs", "1", "--data-dir", str(tmp_path / "data"), "--out-dir", str(tmp_path / "runs"), "--validation-size", "100",
-            "--doc", str(doc), "--figures", str(tmp_path / "fig"), "--strengths", "1e-5", "1e-3", "1e-2", "--no-progress"]
+    argv = ["--epochs", "1", "--data-dir", str(tmp_path / "data"), "--out-dir", str(tmp_path / "runs"),
+            "--validation-size", "100", "--doc", str(doc), "--figures", str(tmp_path / "fig"),
+            "--strengths", "1e-5", "1e-3", "1e-2", "--no-progress"]
     assert experiment.main(argv) == 0
     text = doc.read_text()
     assert text.startswith("intro\n<!-- results:start -->\nProduced by `python examples/activity_regularization.py")

@@ -7,7 +7,9 @@ memory layout, several threads and several chunks per thread.
 import numpy as np
 import pytest
 
-from handgrad.kernels import buffers, fast, im2col as ref_im2col, numba_loops as loops, reference, threads
+from handgrad.kernels import buffers, fast, reference, threads
+from handgrad.kernels import im2col as ref_im2col
+from handgrad.kernels import numba_loops as loops
 from handgrad.kernels.conv_geometry import conv_geometry
 from tests.ulps import assert_elu_close, expm1_ulps
 

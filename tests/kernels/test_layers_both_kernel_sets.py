@@ -41,7 +41,8 @@ def test_standalone_layer_same_with_both_kernel_sets(make, dtype, channels, rng)
     x = rng.standard_normal(shape).astype(dtype)
     x_before = x.copy()
     dy = {}
-    dy_of = lambda y: dy.setdefault(y.shape, rng.standard_normal(y.shape).astype(dtype))
+    def dy_of(y):
+        return dy.setdefault(y.shape, rng.standard_normal(y.shape).astype(dtype))
     ref = run_layer(layer, x, dy_of, "numpy")
     got = run_layer(layer, x, dy_of, "numba")
     np.testing.assert_array_equal(x, x_before)  # inputs are never modified in place
@@ -161,7 +162,8 @@ def test_the_plan_is_built_once_per_layers_and_kernel_set(rng):
         assert all(hi == lo + 1 for lo, hi, _ in model._steps)
     with backend.using_kernels("numba"):
         model.forward(x)
-        shape = lambda steps: [(lo, hi, type(s)) for lo, hi, s in steps]
+        def shape(steps):
+            return [(lo, hi, type(s)) for lo, hi, s in steps]
         assert model._steps is not first and shape(model._steps) == shape(first)  # rebuilt, same plan
         model.layers[1] = ELUWithoutSlope()  # a layer replaced: the plan follows
         model.layers[1].build(model.layers[0].output_shape)

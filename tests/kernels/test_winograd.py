@@ -9,7 +9,9 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from handgrad.kernels import fast, threads, winograd as wg, winograd_fast as wf
+from handgrad.kernels import fast, threads
+from handgrad.kernels import winograd as wg
+from handgrad.kernels import winograd_fast as wf
 from handgrad.kernels.conv_geometry import conv_geometry
 from handgrad.kernels.conv_reference import conv_backward_loops, conv_forward_loops
 

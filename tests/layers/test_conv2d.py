@@ -1,11 +1,11 @@
 import numpy as np
 import pytest
-import torch
 
 import handgrad as hg
 from handgrad.gradcheck import check_layer
 from handgrad.kernels.conv_reference import conv_backward_loops, conv_forward_loops
-from tests.torch_oracle import conv2d as torch_conv2d, t
+from tests.torch_oracle import conv2d as torch_conv2d
+from tests.torch_oracle import t
 
 CONFIGS = [  # (input (N, C, H, W), filters, kernel, stride, padding)
     ((2, 3, 7, 7), 4, 3, 1, "same"),

@@ -5,7 +5,8 @@ import pytest
 import handgrad as hg
 from handgrad.gradcheck import check_layer
 from handgrad.kernels import backend, winograd, winograd_fast
-from tests.torch_oracle import conv2d as torch_conv2d, t
+from tests.torch_oracle import conv2d as torch_conv2d
+from tests.torch_oracle import t
 
 CONFIGS = [  # (input (N, C, H, W), filters, kernel, padding)
     ((2, 3, 7, 6), 4, 5, "same"),
@@ -112,7 +113,7 @@ def test_algorithm_settable_and_validated_after_construction(rng):
 def test_auto_rule(input_shape, kernel, stride, kernels, expected):
     layer = hg.Conv2D(8, kernel, stride=stride, algorithm="auto")
     with pytest.raises(ValueError, match="conv2d: algorithm='auto' is resolved when the layer is built"):
-        layer.conv_algorithm
+        _ = layer.conv_algorithm
     layer.build(input_shape)
     with backend.using_kernels(kernels):
         assert layer.conv_algorithm == expected

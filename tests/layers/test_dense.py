@@ -4,7 +4,8 @@ import torch
 
 import handgrad as hg
 from handgrad.gradcheck import check_layer
-from tests.torch_oracle import activation as torch_activation, t
+from tests.torch_oracle import activation as torch_activation
+from tests.torch_oracle import t
 
 
 @pytest.mark.parametrize("activation", [None, "elu", "relu", "tanh", "sigmoid", "leaky_relu"])
@@ -42,7 +43,8 @@ def test_without_bias_has_no_b(rng):
 
 
 def test_needs_a_flat_input():
-    with pytest.raises(ValueError, match=r"dense: Dense expects a flat per-sample input \(features,\), got \(3, 4, 4\); "
-                                         r"put a Flatten layer before it"):
+    expected = (r"dense: Dense expects a flat per-sample input \(features,\), got \(3, 4, 4\); "
+                r"put a Flatten layer before it")
+    with pytest.raises(ValueError, match=expected):
         hg.Dense(4).build((3, 4, 4))
 

@@ -134,7 +134,7 @@ def test_warmup_matches_lambdalr(problem):
 
 def test_warmup_cosine_with_clipping_matches_torch(problem):
     """make_schedule's 'cosine' with warmup, AdamW and clipping together: the CLI's typical setup."""
-    W, T, lr, min_lr = 4, STEPS, 0.1, 0.0
+    W, T, lr, _min_lr = 4, STEPS, 0.1, 0.0
 
     def factor(k):  # the documented closed form, as a LambdaLR multiplier
         return min(1.0, (k + 1) / W) * (1 + math.cos(math.pi * min(k, T) / T)) / 2

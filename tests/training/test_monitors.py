@@ -1,7 +1,6 @@
 import pytest
 
 import handgrad as hg
-
 from handgrad.training import Trainer
 from handgrad.training.monitors import suggest_coefficient
 from tests.training.synthetic import make_data, make_model, make_optimizer

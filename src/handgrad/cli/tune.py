@@ -115,7 +115,7 @@ def run(args) -> int:
     check_study_name(args.study)
     given = {k: getattr(args, k) for k in TrainConfig.__dataclass_fields__ if k not in NOT_FLAGS and hasattr(args, k)}
     try:
-        base = TrainConfig(**given)
+        TrainConfig(**given)  # the fixed flags are checked once, before any trial
     except (ValueError, TypeError) as e:
         print(f"handgrad tune: error: {config_error(str(e))}", file=sys.stderr)
         return 2

@@ -9,8 +9,14 @@
 """
 from handgrad.datasets.augment import RandomCrop, RandomCropFlip, RandomHorizontalFlip
 from handgrad.datasets.batches import minibatches, num_batches
-from handgrad.datasets.errors import (ChecksumError, DatasetError, DatasetFormatError, DatasetNotFoundError,
-                                      DownloadError, ForbiddenGlobalError)
+from handgrad.datasets.errors import (
+                                      ChecksumError,
+                                      DatasetError,
+                                      DatasetFormatError,
+                                      DatasetNotFoundError,
+                                      DownloadError,
+                                      ForbiddenGlobalError,
+)
 from handgrad.datasets.loading import find, load
 from handgrad.datasets.locate import candidate_dirs, existing_data_dir
 from handgrad.datasets.registry import DATASETS, SPLITS, class_names

@@ -5,7 +5,8 @@ from pathlib import Path
 
 import numpy as np
 
-from handgrad.datasets import cifar, download as _download, idx, locate, registry
+from handgrad.datasets import cifar, idx, locate, registry
+from handgrad.datasets import download as _download
 from handgrad.datasets.errors import DatasetError, DatasetFormatError, DatasetNotFoundError, DownloadError
 from handgrad.datasets.locate import Located
 

@@ -42,7 +42,8 @@ def check_layer(layer: Layer, x, *, samples: int = 30, eps: float = 1e-6, tol: f
             layer.add_weight_penalty_grads()
         return {"x": dx, **{k: g.copy() for k, g in layer.grads.items()}}
 
-    zero = lambda y: np.zeros_like(y)
+    def zero(y):
+        return np.zeros_like(y)
     analytic = {
         "output": analytic_for(lambda y: G, weight=False),
         "weight": analytic_for(zero, weight=True),

@@ -55,8 +55,8 @@ def empty(shape, dtype) -> np.ndarray:
     """``np.empty(shape, dtype)``, C-contiguous, recycled from the pool when a free buffer of that size exists.
 
     A pooled buffer is free when only the pool refers to it: its reference count is the calibrated ``_FREE``
-    (the pool's list entry plus the interpreter's temporaries). Every array handed out is a view of the pooled buffer, and so is every array
-    derived from it, so while any of them is alive the buffer is in use.
+    (the pool's list entry plus the interpreter's temporaries). Every array handed out is a view of the pooled
+    buffer, and so is every array derived from it, so while any of them is alive the buffer is in use.
     """
     global _pool_bytes
     dtype = np.dtype(dtype)

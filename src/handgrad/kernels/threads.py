@@ -33,7 +33,6 @@ import threading
 import numpy as np
 from threadpoolctl import ThreadpoolController
 
-
 # ---------------------------------------------------------------------------------------------- BLAS threads
 _blas: tuple | None = None  # (process-wide controllers, per-thread controllers), found on first use
 

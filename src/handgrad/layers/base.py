@@ -25,8 +25,14 @@ import re
 import numpy as np
 
 from handgrad import regularizers
-from handgrad._validation import (FLOAT_DTYPES, ShapeError, as_real_array, check_batch, check_float_dtype,
-                                  count_nonfinite)
+from handgrad._validation import (
+    FLOAT_DTYPES,
+    ShapeError,
+    as_real_array,
+    check_batch,
+    check_float_dtype,
+    count_nonfinite,
+)
 from handgrad.errors import ArgumentError, ArgumentTypeError, NonFiniteError, StateError
 
 

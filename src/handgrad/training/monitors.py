@@ -22,13 +22,13 @@ DEAD_FRACTION = 0.95
 
 
 def monitored_layers(model) -> list:
-    return [l for l in model.layers if "W" in l.params or l.activity_regularizer is not None]
+    return [layer for layer in model.layers if "W" in layer.params or layer.activity_regularizer is not None]
 
 
 def activation_stats(model, x, dead_threshold: float) -> dict:
     """``layer name -> {"mean_abs", "near_zero", "histogram"}`` of one inference pass over ``x``."""
     stats = {}
-    for name, h in model.activations(x, names={l.name for l in monitored_layers(model)}).items():
+    for name, h in model.activations(x, names={layer.name for layer in monitored_layers(model)}).items():
         a = np.abs(h)
         counts, _ = np.histogram(np.clip(h, HIST_EDGES[0], HIST_EDGES[-1]), bins=HIST_EDGES)
         stats[name] = {"mean_abs": float(a.mean()), "near_zero": float((a < dead_threshold).mean()),
@@ -63,7 +63,8 @@ class PenaltyMonitor:
         epoch means; ``train_terms``: epoch means of ``total``, ``data``, ``weight``, ``activity``."""
         total = train_terms["total"]
         report = activation_stats(self.model, self.x_monitor, self.dead_threshold)
-        share = lambda p: float(p / total) if total > 0 else 0.0
+        def share(p):
+            return float(p / total) if total > 0 else 0.0
         for name, (_, activity) in layer_penalties.items():
             layer = self.model.layer(name)
             if layer.activity_regularizer is None:

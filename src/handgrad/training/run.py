@@ -24,8 +24,8 @@ import numpy as np
 from handgrad import datasets, model_source, optim
 from handgrad._atomic import atomic_write_text
 from handgrad.config import TrainConfig
-from handgrad.training.rundir import claim_run_dir
 from handgrad.training.checkpoint import Checkpoint, load_checkpoint, restore_model
+from handgrad.training.rundir import claim_run_dir
 from handgrad.training.trainer import Trainer, evaluate
 
 # Flags that may change when a run is resumed; everything else must stay as the run started.

@@ -65,6 +65,7 @@ class Objective:
 
     def __call__(self, trial) -> float:
         import optuna
+
         from handgrad.training import TrainingDiverged
         from handgrad.training.run import train
 
