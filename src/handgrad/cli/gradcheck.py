@@ -11,15 +11,14 @@ import copy
 import importlib.util
 import inspect
 import json
-import os
 import sys
-import tempfile
 import time
 import traceback
 from pathlib import Path
 
 import numpy as np
 
+from handgrad._atomic import atomic_write_text
 from handgrad.cli.args import add_dataclass_arguments, flag
 from handgrad.config import TrainConfig
 
@@ -252,16 +251,9 @@ def _run(args) -> int:
 
 
 def write_json(path: Path, data: dict) -> None:
-    """Write atomically (a temporary file beside it, then rename): never a half-written report."""
-    tmp = None
+    """Write atomically (``handgrad._atomic``): never a half-written report."""
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        with os.fdopen(fd, "w") as f:
-            json.dump(data, f, indent=2, default=float)
-            f.write("\n")
-        os.replace(tmp, path)
+        atomic_write_text(path, json.dumps(data, indent=2, default=float) + "\n")
     except OSError as e:
-        if tmp is not None and os.path.exists(tmp):
-            os.unlink(tmp)
         raise GradcheckError(f"--json: cannot write {path}: {e.strerror or e}") from e
 
