@@ -251,8 +251,11 @@ def _run(args) -> int:
 
 
 def write_json(path: Path, data: dict) -> None:
-    """Write atomically (``handgrad._atomic``): never a half-written report."""
+    """Write atomically (``handgrad._atomic``): never a half-written report. The directory must exist: a typo
+    in it is an error, not a new directory."""
     try:
+        if not path.parent.is_dir():
+            raise FileNotFoundError(2, "No such directory", str(path.parent))
         atomic_write_text(path, json.dumps(data, indent=2, default=float) + "\n")
     except OSError as e:
         raise GradcheckError(f"--json: cannot write {path}: {e.strerror or e}") from e
