@@ -169,8 +169,18 @@ def matmul_flops(N: int, C: int, F: int, g: ConvGeometry) -> int:
 def kernel_transform(W: np.ndarray, t: WinogradTransform) -> np.ndarray:
     """``U[p, c, f] = (G W[f, c] G^T)[i, j]`` with ``p = i*alpha + j``, computed in float64: ``(P, C, F)``."""
     F, C = W.shape[:2]
-    U = np.einsum("ik,fckl,jl->ijcf", t.G, W.astype(np.float64), t.G)  # (alpha, alpha, C, F)
-    return U.reshape(t.alpha**2, C, F)
+    r, a = t.r, t.alpha
+    WG = W.astype(np.float64).reshape(F * C * r, r) @ t.G.T  # (F*C*r, alpha): [f, c, k, j], one product
+    U = WG.reshape(F * C, r, a).transpose(0, 2, 1).reshape(F * C * a, r) @ t.G.T  # (F*C*alpha, alpha): [f, c, j, i]
+    return np.ascontiguousarray(U.reshape(F, C, a, a).transpose(3, 2, 1, 0)).reshape(a * a, C, F)
+
+
+def kernel_gradient(dU: np.ndarray, t: WinogradTransform) -> np.ndarray:
+    """Adjoint of ``kernel_transform``: ``dW[f, c] = G^T dU[:, c, f] G`` (float64): ``(P, C, F)`` -> ``(F, C, r, r)``."""
+    C, F = dU.shape[1:]
+    GdU = np.tensordot(t.G, dU.reshape(t.alpha, t.alpha, C, F).astype(np.float64), axes=(0, 0))  # (r, alpha, C, F)
+    dW = np.tensordot(GdU, t.G, axes=(1, 0))  # (r, C, F, r)
+    return dW.transpose(2, 1, 0, 3)
 
 
 # ---------------------------------------------------------------------------------------------- kernels
@@ -236,8 +246,7 @@ def conv2d_backward(dz: np.ndarray, cache, g: ConvGeometry, input_grad: bool = T
     dY = dY.reshape(N, TH, t.m, TW, t.m, F)
     dM = np.einsum("ai,ntawbf,bj->ijntwf", AT, dY, AT).reshape(t.alpha**2, N * TH * TW, F)  # (P, T, F)
     dU = V.transpose(0, 2, 1) @ dM  # (P, C, F)
-    dU = dU.reshape(t.alpha, t.alpha, C, F).astype(np.float64)
-    dW = np.einsum("ik,ijcf,jl->fckl", t.G, dU, t.G).astype(dtype)  # (F, C, r, r)
+    dW = kernel_gradient(dU, t).astype(dtype)  # (F, C, r, r)
     db = dz.sum(axis=(0, 2, 3))
     if not input_grad:
         return dW, db, None

@@ -37,6 +37,26 @@ def _plan(N: int, C: int, F: int, g: ConvGeometry, itemsize: int):
     return t, TH, TW, step, grain
 
 
+def _padded_shape(n: int, C: int, t, TH: int, TW: int) -> tuple:
+    """The zero-padded input of ``n`` images that whole tiles read: ``(n, TH*m + r - 1, TW*m + r - 1, C)``."""
+    return n, TH * t.m + t.r - 1, TW * t.m + t.r - 1, C
+
+
+def _rows(T: int) -> int:
+    """Rows per point in the transformed arrays: ``T`` rounded up to odd.
+
+    The transforms write (or read) all 36 points of a tile at once, 36 streams one point stride apart; with
+    ``T`` even (e.g. 128 tiles: two 16x16 images) that stride is a multiple of 4 KiB, the streams fall into the
+    same L1/L2 cache sets and evict each other (measured 20x slower per tile). An odd row count spreads them.
+    """
+    return T | 1
+
+
+def _scratch(name: str, shape, dtype) -> np.ndarray:
+    """This thread's scratch array of ``shape`` (``buffers.scratch``, reused across calls)."""
+    return buffers.scratch(name, int(np.prod(shape)), dtype).reshape(shape)
+
+
 def conv2d_forward(x: np.ndarray, W: np.ndarray, b: np.ndarray | None, g: ConvGeometry):
     """As ``winograd.conv2d_forward``; ``cache`` holds the channels-last input and ``U``."""
     N, C = x.shape[:2]
@@ -44,23 +64,32 @@ def conv2d_forward(x: np.ndarray, W: np.ndarray, b: np.ndarray | None, g: ConvGe
     dtype = x.dtype
     t, TH, TW, step, grain = _plan(N, C, F, g, dtype.itemsize)
     P, tiles_per_image = t.alpha**2, TH * TW
+    whole = g.OH == TH * t.m and g.OW == TW * t.m  # the output is whole tiles: written in place
     x_nhwc = layout.channels_last(x)  # (N, H, W, C)
     U = wg.kernel_transform(W, t).astype(dtype)  # (P, C, F)
-    AT, BT = t.AT.astype(dtype), t.BT.astype(dtype)
     bias = np.zeros(F, dtype) if b is None else np.asarray(b, dtype)
     z = buffers.empty((N, g.OH, g.OW, F), dtype)  # (N, OH, OW, F)
 
     def task(lo, hi):
-        V_buf = buffers.scratch("winograd_V", step * tiles_per_image * P * C, dtype)
-        M_buf = buffers.scratch("winograd_M", step * tiles_per_image * P * F, dtype)
+        xp_buf = _scratch("winograd_xp", _padded_shape(step, C, t, TH, TW), dtype)
+        V_buf = buffers.scratch("winograd_V", _rows(step * tiles_per_image) * P * C, dtype)
+        M_buf = buffers.scratch("winograd_M", _rows(step * tiles_per_image) * P * F, dtype)
+        z_buf = None if whole else _scratch("winograd_z", (step, TH * t.m, TW * t.m, F), dtype)
         for n0 in range(lo, hi, step):
             n1 = min(hi, n0 + step)
             T = (n1 - n0) * tiles_per_image
-            V = V_buf[: P * T * C].reshape(P, T, C)
-            loops.input_transform(x_nhwc[n0:n1], BT, g.top, g.left, TH, TW, t.m, V)
-            M = M_buf[: P * T * F].reshape(P, T, F)
-            np.matmul(V, U, out=M)
-            loops.output_transform(M, AT, bias, TH, TW, z[n0:n1])
+            Tp = _rows(T)
+            xp = xp_buf[: n1 - n0]
+            loops.pad_input(x_nhwc[n0:n1], g.top, g.left, xp)
+            V = V_buf[: P * Tp * C].reshape(P, Tp, C)
+            loops.input_transform(xp, TH, TW, t.m, V)
+            M = M_buf[: P * Tp * F].reshape(P, Tp, F)
+            np.matmul(V[:, :T], U, out=M[:, :T])
+            if whole:
+                loops.output_transform(M, bias, TH, TW, z[n0:n1])
+            else:
+                loops.output_transform(M, bias, TH, TW, z_buf[: n1 - n0])
+                z[n0:n1] = z_buf[: n1 - n0, : g.OH, : g.OW]
 
     threads.parallel_for(task, N, grain)
     return z.transpose(0, 3, 1, 2), (x_nhwc, U, g)  # z (N, F, OH, OW), channels last
@@ -74,10 +103,11 @@ def conv2d_backward(dz: np.ndarray, cache, g: ConvGeometry, input_grad: bool = T
     dtype = U.dtype
     t, TH, TW, step, grain = _plan(N, C, F, g, dtype.itemsize)
     P, tiles_per_image = t.alpha**2, TH * TW
-    AT, BT = t.AT.astype(dtype), t.BT.astype(dtype)
+    whole = g.OH == TH * t.m and g.OW == TW * t.m
     Ut = np.ascontiguousarray(U.transpose(0, 2, 1)) if input_grad else None  # (P, F, C)
     dz_nhwc = layout.channels_last(dz.astype(dtype, copy=False))  # (N, OH, OW, F); free when channels last
     dx = buffers.empty((N, H, W, C), dtype) if input_grad else None
+    grain = max(grain, threads.grain_for(N, step))  # fewer tasks than the forward pass: fewer partial sums
     tasks = -(-N // grain)
     # One partial sum per task, added in task order (see fast.conv2d_backward: reproducible bits).
     dU_parts = np.zeros((tasks, P, C, F), dtype=dtype)
@@ -85,28 +115,38 @@ def conv2d_backward(dz: np.ndarray, cache, g: ConvGeometry, input_grad: bool = T
 
     def task(lo, hi):
         dU_part, db_part = dU_parts[lo // grain], db_parts[lo // grain]
-        V_buf = buffers.scratch("winograd_V", step * tiles_per_image * P * C, dtype)
-        dM_buf = buffers.scratch("winograd_M", step * tiles_per_image * P * F, dtype)
+        xp_buf = _scratch("winograd_xp", _padded_shape(step, C, t, TH, TW), dtype)
+        V_buf = buffers.scratch("winograd_V", _rows(step * tiles_per_image) * P * C, dtype)
+        dM_buf = buffers.scratch("winograd_M", _rows(step * tiles_per_image) * P * F, dtype)
         dU_chunk = buffers.scratch("winograd_dU", P * C * F, dtype).reshape(P, C, F)
+        dz_buf = None
+        if not whole:
+            dz_buf = _scratch("winograd_z", (step, TH * t.m, TW * t.m, F), dtype)
+            dz_buf[:] = 0  # the rows and columns past the output stay zero
         for n0 in range(lo, hi, step):
             n1 = min(hi, n0 + step)
             T = (n1 - n0) * tiles_per_image
-            numba_loops.add_column_sums(dz_nhwc[n0:n1].reshape(-1, F), db_part)
-            dM = dM_buf[: P * T * F].reshape(P, T, F)
-            loops.output_adjoint(dz_nhwc[n0:n1], AT, TH, TW, dM)
-            V = V_buf[: P * T * C].reshape(P, T, C)
-            loops.input_transform(x_nhwc[n0:n1], BT, g.top, g.left, TH, TW, t.m, V)
-            np.matmul(V.transpose(0, 2, 1), dM, out=dU_chunk)  # (P, C, F)
+            Tp = _rows(T)
+            dz_chunk = dz_nhwc[n0:n1]
+            numba_loops.add_column_sums(dz_chunk.reshape(-1, F), db_part)
+            if not whole:
+                dz_buf[: n1 - n0, : g.OH, : g.OW] = dz_chunk
+                dz_chunk = dz_buf[: n1 - n0]
+            dM = dM_buf[: P * Tp * F].reshape(P, Tp, F)
+            loops.output_adjoint(dz_chunk, TH, TW, dM)
+            xp = xp_buf[: n1 - n0]
+            loops.pad_input(x_nhwc[n0:n1], g.top, g.left, xp)
+            V = V_buf[: P * Tp * C].reshape(P, Tp, C)
+            loops.input_transform(xp, TH, TW, t.m, V)
+            np.matmul(V[:, :T].transpose(0, 2, 1), dM[:, :T], out=dU_chunk)  # (P, C, F)
             dU_part += dU_chunk
             if input_grad:
-                np.matmul(dM, Ut, out=V)  # dV (P, T, C), in V's buffer
-                loops.input_adjoint(V, BT, g.top, g.left, TH, TW, t.m, dx[n0:n1])
+                np.matmul(dM[:, :T], Ut, out=V[:, :T])  # dV (P, T, C), in V's buffer
+                loops.input_adjoint(V, TH, TW, t.m, xp)  # d(padded input), in the padded input's buffer
+                loops.crop_input(xp, g.top, g.left, dx[n0:n1])
 
     threads.parallel_for(task, N, grain)
-    dU, db = dU_parts[0].astype(np.float64), db_parts[0]
-    for i in range(1, tasks):
-        dU += dU_parts[i]
-        db += db_parts[i]
-    dU = dU.reshape(t.alpha, t.alpha, C, F)
-    dW = np.einsum("ik,ijcf,jl->fckl", t.G, dU, t.G).astype(dtype)  # (F, C, r, r)
+    dU = dU_parts.sum(axis=0, dtype=np.float64)  # (P, C, F), the parts added in task order
+    db = db_parts.sum(axis=0)
+    dW = wg.kernel_gradient(dU, t).astype(dtype)  # (F, C, r, r)
     return dW, db.astype(dtype), (dx.transpose(0, 3, 1, 2) if input_grad else None)  # dx (N, C, H, W)

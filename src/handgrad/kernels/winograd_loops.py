@@ -1,16 +1,25 @@
-"""The numba loops behind ``handgrad.kernels.winograd_fast``: the four tile transforms, vectorized over channels.
+"""The numba loops behind ``handgrad.kernels.winograd_fast``: the four tile transforms, hard-coded, vectorized over channels.
 
-Each loop handles a chunk of whole images, serially, releasing the GIL (the thread team runs one chunk per
-thread), with channels innermost and flat unsigned offsets (see ``numba_loops`` for why both matter). Tiles are
-``alpha x alpha`` (6x6 for both transforms of ``winograd.TRANSFORMS``); a transform is two passes of small
-matrix products per tile, with the tile and its half-transformed copy in a scratch of ``alpha^2 * C`` floats
-(L1-resident). Zero coefficients are skipped (a branch per coefficient, outside the channel loop). Each update
-reads one channel run and writes another: writing each output run once from its six inputs was 1.5-3x
-slower (numba's loops then did not vectorize). Tile ``t = (n*TH + th)*TW + tw`` of a chunk reads input rows
-``th*m - top + k`` and columns ``tw*m - left + l`` (``k, l < alpha``; outside the image: zeros) and writes
-output rows ``th*m + x`` and columns ``tw*m + y`` (``x, y < m``; past ``OH``, ``OW``: dropped). Transformed
-arrays are point-major, ``(alpha^2, T, channels)``, so that each point's matrix product reads a contiguous
-``(T, channels)`` matrix. Notation as in ``handgrad.kernels.winograd``.
+Both transforms of ``winograd.TRANSFORMS`` have 6x6 tiles and the same points (``0, +-2, +-1/2``, infinity),
+so they share ``B^T``; ``A^T`` is ``(m, 6)`` with ``m = 2`` (5x5 kernels) or ``m = 4`` (3x3). Each 1-D
+transform is written out with its shared sums (``_bt``: ``B^T d``, 14 additions and 8 products instead of
+the 36 multiply-adds of a matrix product; ``_b``: ``B v``; ``_at2``/``_at4``: ``A^T M``; ``_a2``/``_a4``:
+``A y``), in the arithmetic type of the data (the constants are float32 and exact, so float64 data stays
+float64). Every output is still a sum of the same terms as the matrix product, in some order, so the error
+bounds of ``handgrad.kernels.winograd`` hold unchanged; ``tests/kernels/test_winograd.py`` checks these
+functions against the matrices.
+
+A 2-D transform is two passes over a tile: rows into a scratch of ``36 * channels`` floats (L1-resident),
+then columns from it. Each pass is one loop over the channels with 6 loads and 6 (or ``m``) stores per
+channel, which LLVM vectorizes (channels innermost, flat unsigned offsets: see ``numba_loops``).
+
+The loops see whole tiles only: the input is zero-padded to ``(n, TH*m + 5, TW*m + 5, C)``
+(``pad_input``) and the outputs cover ``(n, TH*m, TW*m, F)``; ``winograd_fast`` pads and crops where the
+output size is not a multiple of ``m``. Tile ``t = (n*TH + th)*TW + tw`` reads padded input rows
+``th*m + k`` and columns ``tw*m + l`` (``k, l < 6``) and writes output rows ``th*m + x``, columns
+``tw*m + y`` (``x, y < m``). Transformed arrays are point-major, ``(36, T, channels)``, point
+``p = i*6 + j``, so that each point's matrix product reads a contiguous ``(T, channels)`` matrix. Notation
+as in ``handgrad.kernels.winograd``.
 """
 from __future__ import annotations
 
@@ -18,197 +27,320 @@ import numpy as np
 from numba import njit
 
 _U = np.uint64  # unsigned flat offsets: no negative-index checks in the vectorized loops
+_A = 6  # tile side alpha of both transforms
+
+# The nonzero entries of B^T and A^T (all dyadic: exact in float32).
+_Q, _H, _TWO, _FOUR, _EIGHT, _EIGHTH, _17_4 = (np.float32(v) for v in (0.25, 0.5, 2.0, 4.0, 8.0, 0.125, 4.25))
 
 
+# ---------------------------------------------------------------------------------------------- 1-D transforms
+@njit(inline="always")
+def _bt(d0, d1, d2, d3, d4, d5):
+    """``B^T d`` for the 6 values of one tile row or column (see ``winograd.TRANSFORMS[5].BT``)."""
+    s = d4 - _Q * d2
+    t = _TWO * d3 - _H * d1
+    u = d4 - _FOUR * d2
+    w = _H * d3 - _TWO * d1
+    return d0 - _17_4 * d2 + d4, s + t, s - t, u + w, u - w, d1 - _17_4 * d3 + d5
+
+
+@njit(inline="always")
+def _b(v0, v1, v2, v3, v4, v5):
+    """``B v = (B^T)^T v``: the adjoint of ``_bt``."""
+    p = v1 + v2
+    q = v2 - v1
+    r = v3 + v4
+    s = v4 - v3
+    return (v0, _H * q + _TWO * s + v5, -_17_4 * v0 - _Q * p - _FOUR * r, -_TWO * q - _H * s - _17_4 * v5,
+            v0 + p + r, v5)
+
+
+@njit(inline="always")
+def _at2(m0, m1, m2, m3, m4, m5):
+    """``A^T M`` of ``F(2, 5)``: ``(m0 + m1 + m2 + m3 + m4, 2(m1 - m2) + (m3 - m4)/2 + m5)``."""
+    return m0 + (m1 + m2) + (m3 + m4), _TWO * (m1 - m2) + _H * (m3 - m4) + m5
+
+
+@njit(inline="always")
+def _at4(m0, m1, m2, m3, m4, m5):
+    """``A^T M`` of ``F(4, 3)``: row ``x`` is ``2^x (m1 + (-1)^x m2) + 2^-x (m3 + (-1)^x m4)``, plus ``m0`` (x=0),
+    ``m5`` (x=3)."""
+    s, d, s2, d2 = m1 + m2, m1 - m2, m3 + m4, m3 - m4
+    return m0 + s + s2, _TWO * d + _H * d2, _FOUR * s + _Q * s2, _EIGHT * d + _EIGHTH * d2 + m5
+
+
+@njit(inline="always")
+def _a2(y0, y1):
+    """``A y`` of ``F(2, 5)`` (6 values from 2): the adjoint of ``_at2``."""
+    return y0, y0 + _TWO * y1, y0 - _TWO * y1, y0 + _H * y1, y0 - _H * y1, y1
+
+
+@njit(inline="always")
+def _a4(y0, y1, y2, y3):
+    """``A y`` of ``F(4, 3)`` (6 values from 4): the adjoint of ``_at4``."""
+    e = y0 + _FOUR * y2
+    o = _TWO * y1 + _EIGHT * y3
+    e2 = y0 + _Q * y2
+    o2 = _H * y1 + _EIGHTH * y3
+    return y0, e + o, e - o, e2 + o2, e2 - o2, y3
+
+@njit(inline="always")
+def _multiples(x):
+    """``x, 2x, 3x, 4x, 5x`` as unsigned offsets (strides between a transform's 6 operands)."""
+    return _U(x), _U(2 * x), _U(3 * x), _U(4 * x), _U(5 * x)
+
+
+# ---------------------------------------------------------------------------------------------- padding
 @njit(nogil=True, cache=True)
-def input_transform(x, BT, top, left, TH, TW, m, V):
-    """``V[i*alpha + j, t, c] = (B^T d_t B)[i, j]`` for channel ``c`` of each tile ``d_t`` of the input.
-
-    Shape: ``x (n, H, W, C)``, ``BT (alpha, alpha)``, ``V (alpha^2, n*TH*TW, C)``.
-    """
+def pad_input(x, top, left, xp):
+    """``xp[n, top + h, left + w, c] = x[n, h, w, c]``, zeros elsewhere. Shape: ``x (n, H, W, C)``, ``xp (n, Hp, Wp, C)``."""
     N, H, W, C = x.shape
-    a = BT.shape[0]
-    T = N * TH * TW
+    Hp, Wp = xp.shape[1], xp.shape[2]
     xf = x.reshape(-1)
-    vf = V.reshape(-1)
-    d = np.empty(a * a * C, dtype=x.dtype)  # the tile, (k, l, c)
-    h = np.empty(a * a * C, dtype=x.dtype)  # B^T d, (i, l, c)
-    uC = _U(C)
-    for t in range(T):
-        n = t // (TH * TW)
-        th = (t // TW) % TH
-        tw = t % TW
-        for k in range(a):
-            ih = th * m - top + k
-            for l in range(a):
-                iw = tw * m - left + l
-                o = _U((k * a + l) * C)
-                if 0 <= ih < H and 0 <= iw < W:
-                    s = _U(((n * H + ih) * W + iw) * C)
-                    for c in range(uC):
-                        d[o + c] = xf[s + c]
-                else:
-                    for c in range(uC):
-                        d[o + c] = 0
-        for i in range(a):  # h[i, l] = sum_k BT[i, k] d[k, l]
-            for l in range(a):
-                o = _U((i * a + l) * C)
-                for c in range(uC):
-                    h[o + c] = 0
-                for k in range(a):
-                    coef = BT[i, k]
-                    if coef != 0:
-                        s = _U((k * a + l) * C)
-                        for c in range(uC):
-                            h[o + c] += coef * d[s + c]
-        for i in range(a):  # V[i, j] = sum_l h[i, l] BT[j, l]
-            for j in range(a):
-                o = _U(((i * a + j) * T + t) * C)
-                for c in range(uC):
-                    vf[o + c] = 0
-                for l in range(a):
-                    coef = BT[j, l]
-                    if coef != 0:
-                        s = _U((i * a + l) * C)
-                        for c in range(uC):
-                            vf[o + c] += coef * h[s + c]
+    pf = xp.reshape(-1)
+    row = _U(W * C)
+    for n in range(N):
+        for r in range(Hp):
+            o = _U((n * Hp + r) * Wp * C)
+            h = r - top
+            if h < 0 or h >= H:
+                for j in range(_U(Wp * C)):
+                    pf[o + j] = 0
+                continue
+            for j in range(_U(left * C)):
+                pf[o + j] = 0
+            s = _U((n * H + h) * W * C)
+            d = o + _U(left * C)
+            for j in range(row):
+                pf[d + j] = xf[s + j]
+            for j in range(_U((left + W) * C), _U(Wp * C)):
+                pf[o + j] = 0
 
 
 @njit(nogil=True, cache=True)
-def output_transform(M, AT, b, TH, TW, z):
-    """``z[n, th*m + x, tw*m + y, f] = (A^T M_t A)[x, y] + b[f]`` for each tile inside ``z``.
-
-    Shape: ``M (alpha^2, n*TH*TW, F)``, ``AT (m, alpha)``, ``b (F,)``, ``z (n, OH, OW, F)`` (overwritten).
-    """
-    N, OH, OW, F = z.shape
-    m, a = AT.shape
-    T = N * TH * TW
-    mf = M.reshape(-1)
-    zf = z.reshape(-1)
-    h = np.empty(m * a * F, dtype=z.dtype)  # A^T M, (x, j, f)
-    uF = _U(F)
-    for t in range(T):
-        n = t // (TH * TW)
-        th = (t // TW) % TH
-        tw = t % TW
-        for x in range(m):  # h[x, j] = sum_i AT[x, i] M[i, j]
-            for j in range(a):
-                o = _U((x * a + j) * F)
-                for f in range(uF):
-                    h[o + f] = 0
-                for i in range(a):
-                    coef = AT[x, i]
-                    if coef != 0:
-                        s = _U(((i * a + j) * T + t) * F)
-                        for f in range(uF):
-                            h[o + f] += coef * mf[s + f]
-        for x in range(m):  # z[x, y] = b + sum_j h[x, j] AT[y, j]
-            oh = th * m + x
-            if oh >= OH:
-                break
-            for y in range(m):
-                ow = tw * m + y
-                if ow >= OW:
-                    break
-                o = _U(((n * OH + oh) * OW + ow) * F)
-                for f in range(uF):
-                    zf[o + f] = b[f]
-                for j in range(a):
-                    coef = AT[y, j]
-                    if coef != 0:
-                        s = _U((x * a + j) * F)
-                        for f in range(uF):
-                            zf[o + f] += coef * h[s + f]
-
-
-@njit(nogil=True, cache=True)
-def output_adjoint(dz, AT, TH, TW, dM):
-    """Adjoint of ``output_transform``: ``dM[i*alpha + j, t, f] = (A dY_t A^T)[i, j]``, ``dY_t`` the tile of ``dz``.
-
-    Shape: ``dz (n, OH, OW, F)`` (zeros past its edges), ``AT (m, alpha)``, ``dM (alpha^2, n*TH*TW, F)``.
-    """
-    N, OH, OW, F = dz.shape
-    m, a = AT.shape
-    T = N * TH * TW
-    df = dz.reshape(-1)
-    mf = dM.reshape(-1)
-    h = np.empty(a * m * F, dtype=dz.dtype)  # A dY, (i, y, f)
-    uF = _U(F)
-    for t in range(T):
-        n = t // (TH * TW)
-        th = (t // TW) % TH
-        tw = t % TW
-        for i in range(a):  # h[i, y] = sum_x AT[x, i] dY[x, y]
-            for y in range(m):
-                o = _U((i * m + y) * F)
-                for f in range(uF):
-                    h[o + f] = 0
-                ow = tw * m + y
-                if ow >= OW:
-                    continue
-                for x in range(m):
-                    oh = th * m + x
-                    coef = AT[x, i]
-                    if oh < OH and coef != 0:
-                        s = _U(((n * OH + oh) * OW + ow) * F)
-                        for f in range(uF):
-                            h[o + f] += coef * df[s + f]
-        for i in range(a):  # dM[i, j] = sum_y h[i, y] AT[y, j]
-            for j in range(a):
-                o = _U(((i * a + j) * T + t) * F)
-                for f in range(uF):
-                    mf[o + f] = 0
-                for y in range(m):
-                    coef = AT[y, j]
-                    if coef != 0:
-                        s = _U((i * m + y) * F)
-                        for f in range(uF):
-                            mf[o + f] += coef * h[s + f]
-
-
-@njit(nogil=True, cache=True)
-def input_adjoint(dV, BT, top, left, TH, TW, m, dx):
-    """Adjoint of ``input_transform``: ``dx`` = sum over tiles of ``B dV_t B^T``, each added where the tile was read.
-
-    Shape: ``dV (alpha^2, n*TH*TW, C)``, ``BT (alpha, alpha)``, ``dx (n, H, W, C)`` (overwritten: zeroed first;
-    tiles overlap by ``alpha - m``, so one thread must own the whole chunk).
-    """
+def crop_input(xp, top, left, dx):
+    """``dx[n, h, w, c] = xp[n, top + h, left + w, c]``: the adjoint of ``pad_input`` (overwrites ``dx``)."""
     N, H, W, C = dx.shape
-    a = BT.shape[0]
-    T = N * TH * TW
-    vf = dV.reshape(-1)
+    Hp, Wp = xp.shape[1], xp.shape[2]
+    pf = xp.reshape(-1)
     xf = dx.reshape(-1)
-    h = np.empty(a * a * C, dtype=dx.dtype)  # dV B^T, (i, l, c)
-    uC = _U(C)
-    for j in range(_U(N * H * W * C)):
+    row = _U(W * C)
+    for n in range(N):
+        for h in range(H):
+            s = _U(((n * Hp + h + top) * Wp + left) * C)
+            d = _U((n * H + h) * W * C)
+            for j in range(row):
+                xf[d + j] = pf[s + j]
+
+
+# ---------------------------------------------------------------------------------------------- transforms
+@njit(nogil=True, cache=True)
+def input_transform(xp, TH, TW, m, V):
+    """``V[i*6 + j, t, c] = (B^T d_t B)[i, j]`` for channel ``c`` of each 6x6 tile ``d_t`` of the padded input.
+
+    Shape: ``xp (n, TH*m + 5, TW*m + 5, C)`` (``pad_input``), ``V (36, Tp, C)`` with ``Tp >= n*TH*TW`` (the
+    rows past ``n*TH*TW`` are not written; see ``winograd_fast._rows``).
+    """
+    N, Hp, Wp, C = xp.shape
+    T, Tp = N * TH * TW, V.shape[1]
+    xf = xp.reshape(-1)
+    vf = V.reshape(-1)
+    h = np.empty(_A * _A * C, dtype=xp.dtype)  # B^T applied along rows: h[k, j, c]
+    uC, uC2, uC3, uC4, uC5 = _multiples(C)  # between tile columns in xp and in h
+    row, row2, row3, row4, row5 = _multiples(_A * C)  # between rows of h
+    pt6, pt62, pt63, pt64, pt65 = _multiples(_A * Tp * C)  # between points (i, j) and (i + 1, j) in V
+    for t in range(T):
+        n = t // (TH * TW)
+        th = (t // TW) % TH
+        tw = t % TW
+        for k in range(_A):
+            s = _U(((n * Hp + th * m + k) * Wp + tw * m) * C)
+            o = _U(k * _A * C)
+            for c in range(uC):
+                v0, v1, v2, v3, v4, v5 = _bt(xf[s + c], xf[s + uC + c], xf[s + uC2 + c], xf[s + uC3 + c],
+                                             xf[s + uC4 + c], xf[s + uC5 + c])
+                h[o + c] = v0
+                h[o + uC + c] = v1
+                h[o + uC2 + c] = v2
+                h[o + uC3 + c] = v3
+                h[o + uC4 + c] = v4
+                h[o + uC5 + c] = v5
+        for j in range(_A):
+            s = _U(j * C)
+            o = _U((j * Tp + t) * C)
+            for c in range(uC):
+                v0, v1, v2, v3, v4, v5 = _bt(h[s + c], h[s + row + c], h[s + row2 + c], h[s + row3 + c],
+                                             h[s + row4 + c], h[s + row5 + c])
+                vf[o + c] = v0
+                vf[o + pt6 + c] = v1
+                vf[o + pt62 + c] = v2
+                vf[o + pt63 + c] = v3
+                vf[o + pt64 + c] = v4
+                vf[o + pt65 + c] = v5
+
+
+@njit(nogil=True, cache=True)
+def input_adjoint(dV, TH, TW, m, dxp):
+    """Adjoint of ``input_transform``: ``dxp`` = sum over tiles of ``B dV_t B^T``, each added where the tile was read.
+
+    Shape: ``dV (36, Tp, C)`` (``Tp >= n*TH*TW``), ``dxp (n, TH*m + 5, TW*m + 5, C)`` (overwritten: zeroed first; tiles overlap
+    by ``6 - m``, so one thread must own the whole chunk).
+    """
+    N, Hp, Wp, C = dxp.shape
+    T, Tp = N * TH * TW, dV.shape[1]
+    vf = dV.reshape(-1)
+    xf = dxp.reshape(-1)
+    h = np.empty(_A * _A * C, dtype=dxp.dtype)  # B applied along the points' second index: h[i, l, c]
+    uC, uC2, uC3, uC4, uC5 = _multiples(C)  # between columns of h
+    row, row2, row3, row4, row5 = _multiples(_A * C)  # between rows of h
+    point, point2, point3, point4, point5 = _multiples(Tp * C)  # between points (i, j) and (i, j + 1) in dV
+    line, line2, line3, line4, line5 = _multiples(Wp * C)  # between rows of dxp
+    for j in range(_U(N * Hp * Wp * C)):
         xf[j] = 0
     for t in range(T):
         n = t // (TH * TW)
         th = (t // TW) % TH
         tw = t % TW
-        for i in range(a):  # h[i, l] = sum_j dV[i, j] BT[j, l]
-            for l in range(a):
-                o = _U((i * a + l) * C)
-                for c in range(uC):
-                    h[o + c] = 0
-                for j in range(a):
-                    coef = BT[j, l]
-                    if coef != 0:
-                        s = _U(((i * a + j) * T + t) * C)
-                        for c in range(uC):
-                            h[o + c] += coef * vf[s + c]
-        for k in range(a):  # dx[k, l] += sum_i BT[i, k] h[i, l]
-            ih = th * m - top + k
-            if ih < 0 or ih >= H:
-                continue
-            for l in range(a):
-                iw = tw * m - left + l
-                if iw < 0 or iw >= W:
-                    continue
-                o = _U(((n * H + ih) * W + iw) * C)
-                for i in range(a):
-                    coef = BT[i, k]
-                    if coef != 0:
-                        s = _U((i * a + l) * C)
-                        for c in range(uC):
-                            xf[o + c] += coef * h[s + c]
+        for i in range(_A):
+            s = _U((i * _A * Tp + t) * C)
+            o = _U(i * _A * C)
+            for c in range(uC):
+                d0, d1, d2, d3, d4, d5 = _b(vf[s + c], vf[s + point + c], vf[s + point2 + c],
+                                            vf[s + point3 + c], vf[s + point4 + c], vf[s + point5 + c])
+                h[o + c] = d0
+                h[o + uC + c] = d1
+                h[o + uC2 + c] = d2
+                h[o + uC3 + c] = d3
+                h[o + uC4 + c] = d4
+                h[o + uC5 + c] = d5
+        for l in range(_A):
+            s = _U(l * C)
+            o = _U(((n * Hp + th * m) * Wp + tw * m + l) * C)
+            for c in range(uC):
+                d0, d1, d2, d3, d4, d5 = _b(h[s + c], h[s + row + c], h[s + row2 + c], h[s + row3 + c],
+                                            h[s + row4 + c], h[s + row5 + c])
+                xf[o + c] += d0
+                xf[o + line + c] += d1
+                xf[o + line2 + c] += d2
+                xf[o + line3 + c] += d3
+                xf[o + line4 + c] += d4
+                xf[o + line5 + c] += d5
+
+
+@njit(nogil=True, cache=True)
+def output_transform(M, b, TH, TW, z):
+    """``z[n, th*m + x, tw*m + y, f] = (A^T M_t A)[x, y] + b[f]`` for every tile (``m = 2`` or ``4``).
+
+    Shape: ``M (36, Tp, F)`` (``Tp >= n*TH*TW``), ``b (F,)``, ``z (n, TH*m, TW*m, F)`` (overwritten).
+    """
+    N, Z_H, Z_W, F = z.shape
+    m = Z_H // TH
+    T, Tp = N * TH * TW, M.shape[1]
+    mf = M.reshape(-1)
+    zf = z.reshape(-1)
+    h = np.empty(m * _A * F, dtype=z.dtype)  # A^T applied along the points' first index: h[x, j, f]
+    uF, uF2, uF3, uF4, uF5 = _multiples(F)  # between columns of h and of z
+    row, row2, row3, row4, row5 = _multiples(_A * F)  # between rows of h
+    pt6, pt62, pt63, pt64, pt65 = _multiples(_A * Tp * F)  # between points (i, j) and (i + 1, j) in M
+    for t in range(T):
+        n = t // (TH * TW)
+        th = (t // TW) % TH
+        tw = t % TW
+        for j in range(_A):
+            s = _U((j * Tp + t) * F)
+            o = _U(j * F)
+            if m == 2:
+                for f in range(uF):
+                    y0, y1 = _at2(mf[s + f], mf[s + pt6 + f], mf[s + pt62 + f],
+                                  mf[s + pt63 + f], mf[s + pt64 + f], mf[s + pt65 + f])
+                    h[o + f] = y0
+                    h[o + row + f] = y1
+            else:
+                for f in range(uF):
+                    y0, y1, y2, y3 = _at4(mf[s + f], mf[s + pt6 + f], mf[s + pt62 + f],
+                                          mf[s + pt63 + f], mf[s + pt64 + f],
+                                          mf[s + pt65 + f])
+                    h[o + f] = y0
+                    h[o + row + f] = y1
+                    h[o + row2 + f] = y2
+                    h[o + row3 + f] = y3
+        for x in range(m):
+            s = _U(x * _A * F)
+            o = _U(((n * Z_H + th * m + x) * Z_W + tw * m) * F)
+            if m == 2:
+                for f in range(uF):
+                    y0, y1 = _at2(h[s + f], h[s + uF + f], h[s + uF2 + f], h[s + uF3 + f], h[s + uF4 + f],
+                                  h[s + uF5 + f])
+                    zf[o + f] = y0 + b[f]
+                    zf[o + uF + f] = y1 + b[f]
+            else:
+                for f in range(uF):
+                    y0, y1, y2, y3 = _at4(h[s + f], h[s + uF + f], h[s + uF2 + f], h[s + uF3 + f],
+                                          h[s + uF4 + f], h[s + uF5 + f])
+                    zf[o + f] = y0 + b[f]
+                    zf[o + uF + f] = y1 + b[f]
+                    zf[o + uF2 + f] = y2 + b[f]
+                    zf[o + uF3 + f] = y3 + b[f]
+
+
+@njit(nogil=True, cache=True)
+def output_adjoint(dz, TH, TW, dM):
+    """Adjoint of ``output_transform``: ``dM[i*6 + j, t, f] = (A dY_t A^T)[i, j]``, ``dY_t`` the tile of ``dz``.
+
+    Shape: ``dz (n, TH*m, TW*m, F)`` (``m = 2`` or ``4``), ``dM (36, Tp, F)`` (``Tp >= n*TH*TW``).
+    """
+    N, Z_H, Z_W, F = dz.shape
+    m = Z_H // TH
+    T, Tp = N * TH * TW, dM.shape[1]
+    df = dz.reshape(-1)
+    mf = dM.reshape(-1)
+    h = np.empty(m * _A * F, dtype=dz.dtype)  # A applied along output columns: h[x, j, f]
+    uF, uF2, uF3, uF4, uF5 = _multiples(F)  # between columns of dz and of h
+    row, row2, row3, row4, row5 = _multiples(_A * F)  # between rows of h
+    pt6, pt62, pt63, pt64, pt65 = _multiples(_A * Tp * F)  # between points (i, j) and (i + 1, j) in dM
+    for t in range(T):
+        n = t // (TH * TW)
+        th = (t // TW) % TH
+        tw = t % TW
+        for x in range(m):
+            s = _U(((n * Z_H + th * m + x) * Z_W + tw * m) * F)
+            o = _U(x * _A * F)
+            if m == 2:
+                for f in range(uF):
+                    a0, a1, a2, a3, a4, a5 = _a2(df[s + f], df[s + uF + f])
+                    h[o + f] = a0
+                    h[o + uF + f] = a1
+                    h[o + uF2 + f] = a2
+                    h[o + uF3 + f] = a3
+                    h[o + uF4 + f] = a4
+                    h[o + uF5 + f] = a5
+            else:
+                for f in range(uF):
+                    a0, a1, a2, a3, a4, a5 = _a4(df[s + f], df[s + uF + f], df[s + uF2 + f], df[s + uF3 + f])
+                    h[o + f] = a0
+                    h[o + uF + f] = a1
+                    h[o + uF2 + f] = a2
+                    h[o + uF3 + f] = a3
+                    h[o + uF4 + f] = a4
+                    h[o + uF5 + f] = a5
+        for j in range(_A):
+            s = _U(j * F)
+            o = _U((j * Tp + t) * F)
+            if m == 2:
+                for f in range(uF):
+                    a0, a1, a2, a3, a4, a5 = _a2(h[s + f], h[s + row + f])
+                    mf[o + f] = a0
+                    mf[o + pt6 + f] = a1
+                    mf[o + pt62 + f] = a2
+                    mf[o + pt63 + f] = a3
+                    mf[o + pt64 + f] = a4
+                    mf[o + pt65 + f] = a5
+            else:
+                for f in range(uF):
+                    a0, a1, a2, a3, a4, a5 = _a4(h[s + f], h[s + row + f], h[s + row2 + f], h[s + row3 + f])
+                    mf[o + f] = a0
+                    mf[o + pt6 + f] = a1
+                    mf[o + pt62 + f] = a2
+                    mf[o + pt63 + f] = a3
+                    mf[o + pt64 + f] = a4
+                    mf[o + pt65 + f] = a5
