@@ -67,9 +67,14 @@ def test_float32_layer_close_to_im2col_layer(rng):
 
 
 # ---------------------------------------------------------------------------------------------- the argument
-def test_default_is_im2col():
+@pytest.mark.parametrize("channels,kernels,expected", [
+    (3, "numba", "im2col"), (32, "numba", "winograd"), (32, "numpy", "im2col")])
+def test_default_is_auto(channels, kernels, expected, rng):
     layer = hg.Conv2D(4, 5)
-    assert layer.algorithm == "im2col" and layer.conv_algorithm == "im2col"
+    assert layer.algorithm == "auto"
+    with backend.using_kernels(kernels):
+        layer.build((channels, 8, 8), rng=rng)
+        assert layer.conv_algorithm == expected
 
 
 @pytest.mark.parametrize("kwargs,message", [
@@ -92,8 +97,8 @@ def test_algorithm_settable_and_validated_after_construction(rng):
     layer = hg.Conv2D(4, 3, stride=2, name="c")
     with pytest.raises(ValueError, match="c: algorithm='winograd' needs stride 1"):
         layer.algorithm = "winograd"
-    assert layer.algorithm == "im2col"
-    layer = hg.Conv2D(4, 3)
+    assert layer.algorithm == "auto"
+    layer = hg.Conv2D(4, 3, algorithm="im2col")
     x = rng.standard_normal((2, 3, 6, 6))
     y_im2col = layer.forward(x)
     layer.algorithm = "winograd"

@@ -23,9 +23,10 @@ class Conv2D(ParametricLayer):
         kernel_regularizer, bias_regularizer: ``R(W)``, ``R(b)`` added to the loss (not divided by N).
         activity_regularizer: ``R(y) / N`` on the output ``y`` (after the activation).
         kernel_initializer: default ``"glorot_uniform"`` (Keras's default); bias starts at zero.
-        algorithm: ``"im2col"`` (default), ``"winograd"`` (stride 1, 3x3 or 5x5 kernels only; see
-            ``handgrad.kernels.winograd`` for the transforms and their float error) or ``"auto"``
-            (``winograd.auto_algorithm``'s rule). Settable later: ``layer.algorithm = "winograd"``.
+        algorithm: ``"auto"`` (default: ``winograd.auto_algorithm``'s rule, Winograd for stride-1 3x3 and 5x5
+            kernels on 32 or more input channels with the numba kernels, else im2col), ``"im2col"`` or
+            ``"winograd"`` (stride 1, 3x3 or 5x5 kernels only; see ``handgrad.kernels.winograd`` for the
+            transforms and their float error). Settable later: ``layer.algorithm = "im2col"``.
         name: see ``Layer``.
 
     Shape:
@@ -44,7 +45,7 @@ class Conv2D(ParametricLayer):
 
     def __init__(self, filters: int, kernel_size, stride=1, padding="same", activation=None, use_bias=True,
                  kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None,
-                 kernel_initializer="glorot_uniform", algorithm="im2col", name=None):
+                 kernel_initializer="glorot_uniform", algorithm="auto", name=None):
         super().__init__(use_bias=use_bias, kernel_regularizer=kernel_regularizer,
                          bias_regularizer=bias_regularizer, kernel_initializer=kernel_initializer,
                          activation=activation, activity_regularizer=activity_regularizer, name=name)
