@@ -2,7 +2,7 @@
 
     python benchmarks/throughput.py            # full run (a few minutes on 2 cores)
     python benchmarks/throughput.py --quick    # fewer repetitions
-    python benchmarks/throughput.py --algorithm winograd im2col   # handgrad's convolutions both ways, one run
+    python benchmarks/throughput.py --algorithm im2col auto   # handgrad's convolutions both ways, one run
 
 The reference network ``handgrad.models.reference_cnn`` (``Conv2D(32, 5, same) - ELU - MaxPool2D(2) -
 Conv2D(64, 5, same) - ELU - MaxPool2D(2) - Flatten - Dense(256) - ELU - Dense(10)``) with softmax
@@ -59,7 +59,7 @@ def set_threads(n: int) -> None:
 
 
 # ---------------------------------------------------------------------------------------------- the two networks
-def handgrad_model(shape, seed=0, algorithm="im2col"):
+def handgrad_model(shape, seed=0, algorithm="auto"):
     sys.path.insert(0, os.path.join(ROOT, "src"))
     from handgrad.layers import Conv2D
     from handgrad.models import reference_cnn
@@ -397,10 +397,10 @@ def main(argv=None):
     parser.add_argument("--inputs", nargs="+", default=list(SHAPES), choices=list(SHAPES))
     parser.add_argument("--batches", nargs="+", type=int, default=[64, 128])
     parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory processes")
-    parser.add_argument("--algorithm", nargs="+", default=["im2col"], choices=["im2col", "winograd", "auto"],
+    parser.add_argument("--algorithm", nargs="+", default=["auto"], choices=["im2col", "winograd", "auto"],
                         help="handgrad's Conv2D algorithm; several: each timed against PyTorch in the same rounds "
-                             "(default im2col; 'winograd' on every conv, conv1 too, slow with 1-3 channels; "
-                             "'auto': conv2)")
+                             "(default auto, Conv2D's default: Winograd on conv2 only; 'winograd' on every conv, "
+                             "conv1 too, slow with 1-3 channels)")
     parser.add_argument("--memory-child", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     set_threads(args.threads)

@@ -6,12 +6,14 @@ to be tight enough to catch a wrong transform).
 """
 from fractions import Fraction
 
+import numba
 import numpy as np
 import pytest
 
 from handgrad.kernels import fast, threads
 from handgrad.kernels import winograd as wg
 from handgrad.kernels import winograd_fast as wf
+from handgrad.kernels import winograd_loops as wloops
 from handgrad.kernels.conv_geometry import conv_geometry
 from handgrad.kernels.conv_reference import conv_backward_loops, conv_forward_loops
 
@@ -62,6 +64,26 @@ def test_data_transforms_are_exact_in_float32(r):
     for M in (t.AT, t.BT):
         np.testing.assert_array_equal(M.astype(np.float32).astype(np.float64), M)
     assert t.alpha == 6 and t.m == wg.TILE_FOR_KERNEL[r]
+
+
+@pytest.mark.parametrize("name", ["_bt", "_b", "_at2", "_at4", "_a2", "_a4"])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_hard_coded_transforms_are_the_matrices(name, dtype, rng):
+    """The fast loops' written-out 1-D transforms equal ``B^T d``, ``B v``, ``A^T M``, ``A y`` of ``TRANSFORMS``:
+    to float64 rounding, and in float32 within the inner-product bound ``gamma_6 sum |coefficient * value|``."""
+    matrix = {"_bt": wg.TRANSFORMS[5].BT, "_b": wg.TRANSFORMS[5].BT.T, "_at2": wg.TRANSFORMS[5].AT,
+              "_at4": wg.TRANSFORMS[3].AT, "_a2": wg.TRANSFORMS[5].AT.T, "_a4": wg.TRANSFORMS[3].AT.T}[name]
+    assert np.array_equal(wg.TRANSFORMS[5].BT, wg.TRANSFORMS[3].BT)  # one B^T serves both kernel sizes
+    fn = getattr(wloops, name)
+    for _ in range(20):
+        v = rng.standard_normal(matrix.shape[1]).astype(dtype)
+        got = np.array(fn(*v))
+        exact = matrix @ v.astype(np.float64)
+        bound = wg.gamma(6, dtype) * (np.abs(matrix) @ np.abs(v.astype(np.float64)))
+        assert np.all(np.abs(got - exact) <= bound), (name, got, exact)
+    # computed in the data's type: float32 stays float32 (the constants must not promote it to float64)
+    signature = next(sig for sig in fn.nopython_signatures if sig.args[0] == numba.from_dtype(np.dtype(dtype)))
+    assert {str(item) for item in signature.return_type} == {np.dtype(dtype).name}
 
 
 # ---------------------------------------------------------------------------------------------- reference

@@ -89,6 +89,14 @@ def winograd():
     return module
 
 
+def fused_optimizers():
+    """The fused optimizer updates ``optim_fast`` when ``fast()`` runs, else None (the optimizers' NumPy rules)."""
+    if fast() is None:
+        return None
+    from handgrad.kernels import optim_fast
+    return optim_fast
+
+
 def active_kernels() -> str:
     """``"numba"`` or ``"numpy"``: the kernel set the layers run now."""
     return "numba" if fast() is not None else "numpy"

@@ -129,10 +129,11 @@ def supported(kernel_size, stride) -> bool:
 
 ALGORITHMS = ("auto", "im2col", "winograd")
 # "auto" takes Winograd from this many input channels on: below, each point's product (T, C) @ (C, F) is too
-# thin for BLAS and the transforms (per tile and channel) outweigh the multiplications saved. Measured (2 shared
-# cores, AVX-512, batch 64, forward + backward, interleaved medians, indicative only: the machine was loaded):
-# 5x5 32->64 on 14x14: im2col 341 ms, Winograd 327 ms; 16x16: 404 / 395; 3x3 32->64 on 16x16: 152 / 126;
-# 5x5 16->32: 115 / 200; 8->32: 102 / 259; 1->32 (28x28): 62 / 604.
+# thin for BLAS and the transforms (per tile and channel) outweigh the multiplications saved. Measured by
+# ``python benchmarks/conv_algorithms.py`` (2 cores of an Intel Xeon with AVX-512, batch 64, forward + backward,
+# im2col / Winograd ms): 5x5 32->64 on 14x14: 26.0 / 17.1; 16x16: 36.2 / 24.0; 64->64 on 8x8: 35.7 / 21.6;
+# 16->32 on 14x14: 10.4 / 10.3; 8->32: 5.7 / 8.2; 3->32 on 32x32: 14.1 / 27.3; 3x3 32->64 on 16x16: 15.9 / 12.7;
+# 3x3 16->32: 5.4 / 5.0.
 AUTO_MIN_CHANNELS = 32
 
 
@@ -176,7 +177,7 @@ def kernel_transform(W: np.ndarray, t: WinogradTransform) -> np.ndarray:
 
 
 def kernel_gradient(dU: np.ndarray, t: WinogradTransform) -> np.ndarray:
-    """Adjoint of ``kernel_transform``: ``dW[f, c] = G^T dU[:, c, f] G`` (float64): ``(P, C, F)`` -> ``(F, C, r, r)``."""
+    """Adjoint of ``kernel_transform``: ``dW[f, c] = G^T dU[:, c, f] G`` in float64, ``(P, C, F) -> (F, C, r, r)``."""
     C, F = dU.shape[1:]
     GdU = np.tensordot(t.G, dU.reshape(t.alpha, t.alpha, C, F).astype(np.float64), axes=(0, 0))  # (r, alpha, C, F)
     dW = np.tensordot(GdU, t.G, axes=(1, 0))  # (r, C, F, r)

@@ -5,13 +5,20 @@ like ``handgrad.kernels.fast``'s im2col convolution: the batch is split into chu
 chunk's transformed tiles fit in the core's cache (``CHUNK_BYTES``), and the thread team runs one chunk
 pipeline per task with single-threaded BLAS. Per chunk of ``T`` tiles, with ``P = alpha^2 = 36``:
 
-- forward: ``V = input_transform(x)`` ``(P, T, C)``; ``M = V @ U``: ``P`` products ``(T, C) @ (C, F)`` in one
-  ``np.matmul``; ``z = output_transform(M) + b``, written channels-last;
+- forward: the chunk zero-padded to whole tiles (``pad_input``, a few images: cache-resident); ``V =
+  input_transform(x)`` ``(P, T, C)``; ``M = V @ U``: ``P`` products ``(T, C) @ (C, F)`` in one ``np.matmul``;
+  ``z = output_transform(M) + b``, written channels-last (through a scratch and cropped when the output is not
+  whole tiles);
 - backward: ``dM = output_adjoint(dz)`` ``(P, T, F)``; ``V`` recomputed (as the im2col path recomputes its
   columns, to keep no ``P/m^2``-times-the-input cache); ``dU += V^T @ dM`` ``(P, C, F)`` per task, summed in
   task order (identical bits whichever thread ran a task), ``dW = G^T dU G`` in float64; input gradient:
   ``dV = dM @ U^T`` (into ``V``'s buffer) and ``dx = input_adjoint(dV)``: the transposed algorithm, which
   reuses ``dM`` instead of transforming the padded ``dz`` again as the flipped-kernel forward pass would.
+
+Transformed arrays have an odd number of rows per point (``_rows``), against cache-set conflicts. Outside the
+chunks, ``U = G g G^T`` and ``dW = G^T dU G`` are two float64 matrix products each
+(``winograd.kernel_transform``/``kernel_gradient``). Time per step of the reference network: see the README's
+Speed section (``make bench``).
 """
 from __future__ import annotations
 
@@ -110,7 +117,7 @@ def conv2d_backward(dz: np.ndarray, cache, g: ConvGeometry, input_grad: bool = T
     grain = max(grain, threads.grain_for(N, step))  # fewer tasks than the forward pass: fewer partial sums
     tasks = -(-N // grain)
     # One partial sum per task, added in task order (see fast.conv2d_backward: reproducible bits).
-    dU_parts = np.zeros((tasks, P, C, F), dtype=dtype)
+    dU_parts = np.empty((tasks, P, C, F), dtype=dtype)  # each task's first chunk writes its part
     db_parts = np.zeros((tasks, F))  # float64
 
     def task(lo, hi):
@@ -138,8 +145,11 @@ def conv2d_backward(dz: np.ndarray, cache, g: ConvGeometry, input_grad: bool = T
             loops.pad_input(x_nhwc[n0:n1], g.top, g.left, xp)
             V = V_buf[: P * Tp * C].reshape(P, Tp, C)
             loops.input_transform(xp, TH, TW, t.m, V)
-            np.matmul(V[:, :T].transpose(0, 2, 1), dM[:, :T], out=dU_chunk)  # (P, C, F)
-            dU_part += dU_chunk
+            if n0 == lo:
+                np.matmul(V[:, :T].transpose(0, 2, 1), dM[:, :T], out=dU_part)  # (P, C, F)
+            else:
+                np.matmul(V[:, :T].transpose(0, 2, 1), dM[:, :T], out=dU_chunk)
+                dU_part += dU_chunk
             if input_grad:
                 np.matmul(dM[:, :T], Ut, out=V[:, :T])  # dV (P, T, C), in V's buffer
                 loops.input_adjoint(V, TH, TW, t.m, xp)  # d(padded input), in the padded input's buffer

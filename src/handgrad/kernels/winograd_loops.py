@@ -1,4 +1,4 @@
-"""The numba loops behind ``handgrad.kernels.winograd_fast``: the four tile transforms, hard-coded, vectorized over channels.
+"""The numba loops behind ``handgrad.kernels.winograd_fast``: the four tile transforms, written out, over channels.
 
 Both transforms of ``winograd.TRANSFORMS`` have 6x6 tiles and the same points (``0, +-2, +-1/2``, infinity),
 so they share ``B^T``; ``A^T`` is ``(m, 6)`` with ``m = 2`` (5x5 kernels) or ``m = 4`` (3x3). Each 1-D
@@ -93,7 +93,10 @@ def _multiples(x):
 # ---------------------------------------------------------------------------------------------- padding
 @njit(nogil=True, cache=True)
 def pad_input(x, top, left, xp):
-    """``xp[n, top + h, left + w, c] = x[n, h, w, c]``, zeros elsewhere. Shape: ``x (n, H, W, C)``, ``xp (n, Hp, Wp, C)``."""
+    """``xp[n, top + h, left + w, c] = x[n, h, w, c]``, zeros elsewhere.
+
+    Shape: ``x (n, H, W, C)``, ``xp (n, Hp, Wp, C)``.
+    """
     N, H, W, C = x.shape
     Hp, Wp = xp.shape[1], xp.shape[2]
     xf = x.reshape(-1)
@@ -183,8 +186,8 @@ def input_transform(xp, TH, TW, m, V):
 def input_adjoint(dV, TH, TW, m, dxp):
     """Adjoint of ``input_transform``: ``dxp`` = sum over tiles of ``B dV_t B^T``, each added where the tile was read.
 
-    Shape: ``dV (36, Tp, C)`` (``Tp >= n*TH*TW``), ``dxp (n, TH*m + 5, TW*m + 5, C)`` (overwritten: zeroed first; tiles overlap
-    by ``6 - m``, so one thread must own the whole chunk).
+    Shape: ``dV (36, Tp, C)`` (``Tp >= n*TH*TW``), ``dxp (n, TH*m + 5, TW*m + 5, C)`` (overwritten: zeroed
+    first; tiles overlap by ``6 - m``, so one thread must own the whole chunk).
     """
     N, Hp, Wp, C = dxp.shape
     T, Tp = N * TH * TW, dV.shape[1]

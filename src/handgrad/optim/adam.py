@@ -6,6 +6,7 @@ import math
 import numpy as np
 
 from handgrad._validation import check_number
+from handgrad.kernels import backend
 from handgrad.optim.optimizer import Optimizer, check_fraction
 
 
@@ -42,9 +43,21 @@ class Adam(Optimizer):
         return {"m": np.zeros_like(param), "v": np.zeros_like(param), "step": np.zeros((), dtype=np.int64)}
 
     def update_one(self, name, param, grad, state, lr):
-        m, v, t, tmp = state["m"], state["v"], state["step"], self.scratch(param)
+        self._adam_step(param, grad, state, lr, decay=1.0)
+
+    def _adam_step(self, param, grad, state, lr, decay: float) -> None:
+        """``p *= decay`` (AdamW's; 1 for Adam), then the Adam step: fused with the numba kernels, else NumPy."""
+        m, v, t = state["m"], state["v"], state["step"]
         t += 1
         b1, b2, step = self.beta1, self.beta2, int(t)
+        fused = backend.fused_optimizers()
+        if fused is not None and fused.fusable(param, grad, m, v):
+            fused.adam_update(param, grad, m, v, decay=decay, beta1=b1, beta2=b2, rms_scale=math.sqrt(1 - b2 ** step),
+                              eps=self.eps, step_size=lr / (1 - b1 ** step))
+            return
+        if decay != 1.0:
+            param *= decay
+        tmp = self.scratch(param)
         m *= b1
         np.multiply(grad, 1 - b1, out=tmp)
         m += tmp

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from handgrad.kernels import backend
 from handgrad.optim.optimizer import Optimizer, check_fraction
 
 
@@ -36,6 +37,10 @@ class Momentum(Optimizer):
 
     def update_one(self, name, param, grad, state, lr):
         v = state["v"]
+        fused = backend.fused_optimizers()
+        if fused is not None and fused.fusable(param, grad, v):
+            fused.momentum_update(param, grad, v, self.momentum, lr, self.nesterov)
+            return
         v *= self.momentum
         v += grad
         step = self.scratch(param)

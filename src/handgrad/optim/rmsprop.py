@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from handgrad._validation import check_number
+from handgrad.kernels import backend
 from handgrad.optim.optimizer import Optimizer, check_fraction
 
 
@@ -35,7 +36,12 @@ class RMSProp(Optimizer):
         self.eps = check_number(owner, "eps", eps, minimum=0, strict_min=True)
 
     def update_one(self, name, param, grad, state, lr):
-        v, tmp = state["v"], self.scratch(param)
+        v = state["v"]
+        fused = backend.fused_optimizers()
+        if fused is not None and fused.fusable(param, grad, v):
+            fused.rmsprop_update(param, grad, v, self.rho, self.eps, lr)
+            return
+        tmp = self.scratch(param)
         v *= self.rho
         np.square(grad, out=tmp)
         tmp *= 1 - self.rho

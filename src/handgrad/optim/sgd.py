@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from handgrad.kernels import backend
 from handgrad.optim.optimizer import Optimizer
 
 
@@ -18,5 +19,9 @@ class SGD(Optimizer):
         super().__init__(lr, clipnorm=clipnorm)
 
     def update_one(self, name, param, grad, state, lr):
+        fused = backend.fused_optimizers()
+        if fused is not None and fused.fusable(param, grad):
+            fused.sgd_update(param, grad, lr)
+            return
         step = np.multiply(grad, lr, out=self.scratch(param))
         param -= step
