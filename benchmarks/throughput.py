@@ -8,8 +8,9 @@ The reference network ``handgrad.models.reference_cnn`` (``Conv2D(32, 5, same) -
 Conv2D(64, 5, same) - ELU - MaxPool2D(2) - Flatten - Dense(256) - ELU - Dense(10)``) with softmax
 cross-entropy, float32, is built in both frameworks with the same initial weights: the PyTorch twin, the FLOP
 count and the GEMM shapes all follow its layers (``architecture``), so they cannot drift from it. A training
-step is forward + backward + an in-place SGD update with momentum 0.9 written the same way on both sides
-(``v = 0.9 v + g; p -= lr v``); inference is a forward pass (``torch.inference_mode()`` for PyTorch). Both
+step is forward + backward + an SGD update with momentum 0.9 by each framework's optimizer, the same formula
+on both sides (``handgrad.optim.Momentum`` and ``torch.optim.SGD``: ``v = 0.9 v + g; p -= lr v``); inference
+is a forward pass (``torch.inference_mode()`` for PyTorch). Both
 run with ``--threads`` threads (default 2): ``torch.set_num_threads``, ``OMP_NUM_THREADS``/``MKL_NUM_THREADS``,
 OpenBLAS (NumPy's BLAS), numba and handgrad's kernel team (``HANDGRAD_NUM_THREADS``), all set before the libraries load.
 
@@ -140,21 +141,16 @@ def torch_model(arch, weights=None):
 
 def handgrad_runner(model, x, y):
     """``(train_step, infer)`` closures for handgrad."""
-    import numpy as np
-
     from handgrad.losses import softmax_cross_entropy
+    from handgrad.optim import Momentum
     params = model.parameters()
-    velocity = {k: np.zeros_like(p) for k, p in params.items()}
+    optimizer = Momentum(lr=LR, momentum=MOMENTUM)
 
     def train_step():
         logits = model.forward(x, training=True)
         _, dlogits = softmax_cross_entropy(logits, y)
         model.backward(dlogits)
-        for key, g in model.gradients().items():
-            v = velocity[key]
-            v *= MOMENTUM
-            v += g
-            params[key] -= LR * v
+        optimizer.step(params, model.gradients())
 
     def infer():
         model.forward(x, training=False)
@@ -165,17 +161,12 @@ def handgrad_runner(model, x, y):
 def torch_runner(net, x, y):
     import torch
     import torch.nn.functional as F
-    params = list(net.parameters())
-    velocity = [torch.zeros_like(p) for p in params]
+    optimizer = torch.optim.SGD(net.parameters(), lr=LR, momentum=MOMENTUM)
 
     def train_step():
-        for p in params:
-            p.grad = None
+        optimizer.zero_grad(set_to_none=True)
         F.cross_entropy(net(x), y).backward()
-        with torch.no_grad():
-            for p, v in zip(params, velocity):
-                v.mul_(MOMENTUM).add_(p.grad)
-                p.sub_(LR * v)
+        optimizer.step()
 
     def infer():
         with torch.inference_mode():
