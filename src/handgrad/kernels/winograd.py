@@ -34,9 +34,9 @@ matrices; ``error_bounds`` computes it, for the gradients too (their ``n`` is in
 float32 and conv2 of the reference network (C = 32) ``gamma_nz = 3.4e-6``; im2col's bound is
 ``gamma_{C r^2 + 1} sum |g||d|``, and Winograd's right-hand side is larger by up to the factor above (35 for
 F(2,5)). Measured in float32 (random N(0, 1) inputs, Glorot-scaled kernels, batch 4, error relative to the
-largest exact value; ``tests/kernels/test_winograd.py`` tests the bound element-wise and the ratio):
-5x5 32->64 on 14x14, forward / dx / dW max errors 1.6e-6 / 2.4e-6 / 3.9e-6 (im2col 6.0e-7 / 2.2e-7 /
-3.2e-7); 3x3 32->64 on 16x16, 1.8e-6 / 2.7e-6 / 2.1e-6. The bound is 1e3 to 1e4 times the measured error
+largest exact value, the fast kernels; ``tests/kernels/test_winograd.py`` tests the bound element-wise and
+the ratio): 5x5 32->64 on 14x14, forward / dx / dW max errors 1.5e-6 / 1.9e-6 / 4.5e-6 (im2col 6.8e-7 /
+2.2e-7 / 3.2e-7); 3x3 32->64 on 16x16, 1.9e-6 / 2.8e-6 / 1.9e-6. The bound is 1e3 to 1e4 times the measured error
 (worst case over signs), and 6e-4 (forward) to 5e-3 (dW) of the largest value.
 
 This module is the reference: vectorized NumPy (``einsum`` over all tiles at once), written step by step as
