@@ -114,10 +114,11 @@ def conv2d_backward(dz: np.ndarray, cache, g: ConvGeometry, input_grad: bool = T
     Ut = np.ascontiguousarray(U.transpose(0, 2, 1)) if input_grad else None  # (P, F, C)
     dz_nhwc = layout.channels_last(dz.astype(dtype, copy=False))  # (N, OH, OW, F); free when channels last
     dx = buffers.empty((N, H, W, C), dtype) if input_grad else None
-    grain = max(grain, threads.grain_for(N, step))  # fewer tasks than the forward pass: fewer partial sums
+    # Two tasks per thread (fewer than the forward pass): fewer partial sums to add up afterwards.
+    grain = max(grain, threads.grain_for(N, step, tasks_per_thread=2))
     tasks = -(-N // grain)
     # One partial sum per task, added in task order (see fast.conv2d_backward: reproducible bits).
-    dU_parts = np.empty((tasks, P, C, F), dtype=dtype)  # each task's first chunk writes its part
+    dU_parts = buffers.empty((tasks, P, C, F), dtype)  # each task's first chunk writes its part
     db_parts = np.zeros((tasks, F))  # float64
 
     def task(lo, hi):
@@ -156,7 +157,9 @@ def conv2d_backward(dz: np.ndarray, cache, g: ConvGeometry, input_grad: bool = T
                 loops.crop_input(xp, g.top, g.left, dx[n0:n1])
 
     threads.parallel_for(task, N, grain)
-    dU = dU_parts.sum(axis=0, dtype=np.float64)  # (P, C, F), the parts added in task order
-    db = db_parts.sum(axis=0)
+    dU, db = dU_parts[0], db_parts[0]  # (P, C, F), (F,): the parts added in task order
+    for i in range(1, tasks):
+        dU += dU_parts[i]
+        db += db_parts[i]
     dW = wg.kernel_gradient(dU, t).astype(dtype)  # (F, C, r, r)
     return dW, db.astype(dtype), (dx.transpose(0, 3, 1, 2) if input_grad else None)  # dx (N, C, H, W)
