@@ -40,7 +40,7 @@ test: $(VENV)/.installed-test
 		apt-get install -y -q postgresql >/dev/null 2>&1) || echo "could not install postgresql"; fi
 	$(BIN)/python -m pytest -q
 
-# The kernel and layer tests again: NumPy's AVX-512 loops off (numba compiling for Haswell), its AVX2/FMA3
+# The kernel, layer and fused-optimizer tests again: NumPy's AVX-512 loops off (numba compiling for Haswell), its AVX2/FMA3
 # loops off too (numba compiling for a generic CPU), then on the NumPy kernels. See tests/cpu_passes.py.
 test-cpus: $(VENV)/.installed-test
 	$(BIN)/python tests/cpu_passes.py

@@ -1,6 +1,6 @@
 """``make test-cpus``: the kernel and layer tests again, as older CPUs and the NumPy kernels would run them.
 
-    python tests/cpu_passes.py [pytest arguments]   # default: tests/kernels tests/layers
+    python tests/cpu_passes.py [pytest arguments]   # default: tests/kernels tests/layers, the fused optimizers
 
 NumPy picks its SIMD loops (``expm1``, ``exp``, ``minimum``, ...) by CPU at import, and numba compiles for the
 host CPU, so one machine normally exercises one set of code paths. Three passes change that, each printed
@@ -38,7 +38,7 @@ try:
 except ImportError:  # NumPy 1.26
     from numpy.core._multiarray_umath import __cpu_dispatch__, __cpu_features__
 
-DEFAULT_TESTS = ["tests/kernels", "tests/layers"]
+DEFAULT_TESTS = ["tests/kernels", "tests/layers", "tests/optim/test_fused_updates.py"]
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 X86 = platform.machine().lower() in ("x86_64", "amd64")
 
