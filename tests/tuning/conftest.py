@@ -39,6 +39,13 @@ def tiny_data(tmp_path_factory) -> Path:
     return write_learnable_idx(tmp_path_factory.mktemp("tune-data") / "fmnist")
 
 
+@pytest.fixture(scope="session")
+def longer_data(tmp_path_factory) -> Path:
+    """Ten times ``tiny_data``'s training images: epochs long enough (~80 steps) that a signal sent after the
+    first epoch's report arrives while the trial still runs (tiny_data's 6-step epochs could all finish first)."""
+    return write_learnable_idx(tmp_path_factory.mktemp("tune-data-longer") / "fmnist", n_train=1640)
+
+
 def worker_env(home: Path) -> dict:
     """A worker subprocess's environment: one kernel thread (two workers share two cores), no real home."""
     env = {**os.environ, "HANDGRAD_NUM_THREADS": "1", "HOME": str(home), "PYTHONUNBUFFERED": "1"}

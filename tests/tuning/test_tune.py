@@ -225,10 +225,10 @@ def test_two_workers_on_one_sqlite_study_finish_n_trials_together(tmp_path, tiny
     check_run_dirs(states["COMPLETE"], out, "w")
 
 
-def test_ctrl_c_stops_cleanly_and_the_same_command_continues_with_that_trial(tmp_path, tiny_data):
+def test_ctrl_c_stops_cleanly_and_the_same_command_continues_with_that_trial(tmp_path, longer_data):
     out = tmp_path / "runs"
     argv = ["--study", "c", "--trials", "1", "--epochs", "3", "--pruner", "none", "--heartbeat", "1",
-            "--data-dir", str(tiny_data), "--out-dir", str(out), *TINY]
+            "--data-dir", str(longer_data), "--out-dir", str(out), *TINY]
     worker = subprocess.Popen(worker_command(*argv), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                               env=worker_env(tmp_path))
     url = default_url(out, "c")
@@ -258,13 +258,13 @@ def postgres():
     yield from postgres_server()
 
 
-def test_postgres_study_survives_a_worker_killed_mid_trial(tmp_path, tiny_data, postgres):
+def test_postgres_study_survives_a_worker_killed_mid_trial(tmp_path, longer_data, postgres):
     """Two workers share a study on a real PostgreSQL server; one is SIGKILLed after its trial reported an epoch.
     Its trial goes stale (heartbeat), is marked failed and run again by the other worker: every trial finished,
     none lost, none counted twice."""
     out = tmp_path / "runs"
     command = worker_command("--study", "pg", "--storage", postgres.url, "--trials", "3", "--epochs", "3",
-                             "--pruner", "none", "--heartbeat", "1", "--data-dir", str(tiny_data),
+                             "--pruner", "none", "--heartbeat", "1", "--data-dir", str(longer_data),
                              "--out-dir", str(out), *TINY)
     logs = [open(tmp_path / f"worker{i}.log", "w") for i in range(2)]
     victim = subprocess.Popen(command, stdout=logs[0], stderr=subprocess.STDOUT, env=worker_env(tmp_path))
