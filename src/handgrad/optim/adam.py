@@ -6,7 +6,6 @@ import math
 import numpy as np
 
 from handgrad._validation import check_number
-from handgrad.kernels import backend
 from handgrad.optim.optimizer import Optimizer, check_fraction
 
 
@@ -50,8 +49,8 @@ class Adam(Optimizer):
         m, v, t = state["m"], state["v"], state["step"]
         t += 1
         b1, b2, step = self.beta1, self.beta2, int(t)
-        fused = backend.fused_optimizers()
-        if fused is not None and fused.fusable(param, grad, m, v):
+        fused = self.fused_kernels(param, grad, m, v)
+        if fused is not None:
             fused.adam_update(param, grad, m, v, decay=decay, beta1=b1, beta2=b2, rms_scale=math.sqrt(1 - b2 ** step),
                               eps=self.eps, step_size=lr / (1 - b1 ** step))
             return

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from handgrad.kernels import backend
 from handgrad.optim.optimizer import Optimizer, check_fraction
 
 
@@ -37,8 +36,8 @@ class Momentum(Optimizer):
 
     def update_one(self, name, param, grad, state, lr):
         v = state["v"]
-        fused = backend.fused_optimizers()
-        if fused is not None and fused.fusable(param, grad, v):
+        fused = self.fused_kernels(param, grad, v)
+        if fused is not None:
             fused.momentum_update(param, grad, v, self.momentum, lr, self.nesterov)
             return
         v *= self.momentum

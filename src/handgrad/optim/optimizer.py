@@ -33,6 +33,7 @@ import numbers
 import numpy as np
 
 from handgrad._validation import check_number
+from handgrad.kernels import backend
 from handgrad.optim import schedules
 from handgrad.optim.clipping import clip_by_global_norm
 
@@ -72,6 +73,12 @@ class Optimizer:
                    lr: float) -> None:
         """Update ``param`` (and ``state``) in place from ``grad`` with learning rate ``lr``."""
         raise NotImplementedError
+
+    def fused_kernels(self, param: np.ndarray, grad: np.ndarray, *state: np.ndarray):
+        """The fused update loops (``handgrad.kernels.optim_fast``) when the numba kernels run and these arrays
+        suit them (``optim_fast.fusable``), else None: the rule's NumPy code runs."""
+        fused = backend.fused_optimizers()
+        return fused if fused is not None and fused.fusable(param, grad, *state) else None
 
     def scratch(self, param: np.ndarray) -> np.ndarray:
         """A work array shaped like ``param`` with undefined contents, reused across parameters and steps.

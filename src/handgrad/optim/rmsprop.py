@@ -4,7 +4,6 @@ from __future__ import annotations
 import numpy as np
 
 from handgrad._validation import check_number
-from handgrad.kernels import backend
 from handgrad.optim.optimizer import Optimizer, check_fraction
 
 
@@ -37,8 +36,8 @@ class RMSProp(Optimizer):
 
     def update_one(self, name, param, grad, state, lr):
         v = state["v"]
-        fused = backend.fused_optimizers()
-        if fused is not None and fused.fusable(param, grad, v):
+        fused = self.fused_kernels(param, grad, v)
+        if fused is not None:
             fused.rmsprop_update(param, grad, v, self.rho, self.eps, lr)
             return
         tmp = self.scratch(param)

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from handgrad.kernels import backend
 from handgrad.optim.optimizer import Optimizer
 
 
@@ -19,8 +18,8 @@ class SGD(Optimizer):
         super().__init__(lr, clipnorm=clipnorm)
 
     def update_one(self, name, param, grad, state, lr):
-        fused = backend.fused_optimizers()
-        if fused is not None and fused.fusable(param, grad):
+        fused = self.fused_kernels(param, grad)
+        if fused is not None:
             fused.sgd_update(param, grad, lr)
             return
         step = np.multiply(grad, lr, out=self.scratch(param))
