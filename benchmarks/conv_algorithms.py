@@ -11,9 +11,10 @@ Winograd faster). ``handgrad.kernels.winograd.AUTO_MIN_CHANNELS`` is set from th
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import time
+
+from throughput import set_threads  # this directory is on sys.path when the script runs
 
 SHAPES = [  # (input channels, filters, input size, kernel size), stride 1, "same" padding
     (32, 64, 14, 5),  # the reference network's conv2 on 28x28 images
@@ -33,8 +34,7 @@ def main(argv=None):
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--rounds", type=int, default=7)
     args = parser.parse_args(argv)
-    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMBA_NUM_THREADS", "HANDGRAD_NUM_THREADS"):
-        os.environ[var] = str(args.threads)  # before NumPy and handgrad load
+    set_threads(args.threads)  # before NumPy and handgrad load
 
     import numpy as np
 

@@ -126,7 +126,7 @@ def conv2d_backward(dz: np.ndarray, cache, g: ConvGeometry, input_grad: bool = T
         xp_buf = _scratch("winograd_xp", _padded_shape(step, C, t, TH, TW), dtype)
         V_buf = buffers.scratch("winograd_V", _rows(step * tiles_per_image) * P * C, dtype)
         dM_buf = buffers.scratch("winograd_M", _rows(step * tiles_per_image) * P * F, dtype)
-        dU_chunk = buffers.scratch("winograd_dU", P * C * F, dtype).reshape(P, C, F)
+        dU_chunk = _scratch("winograd_dU", (P, C, F), dtype)
         dz_buf = None
         if not whole:
             dz_buf = _scratch("winograd_z", (step, TH * t.m, TW * t.m, F), dtype)
