@@ -54,7 +54,8 @@ def _rows(T: int) -> int:
 
     The transforms write (or read) all 36 points of a tile at once, 36 streams one point stride apart; with
     ``T`` even (e.g. 128 tiles: two 16x16 images) that stride is a multiple of 4 KiB, the streams fall into the
-    same L1/L2 cache sets and evict each other (measured 20x slower per tile). An odd row count spreads them.
+    same L1/L2 cache sets and evict each other (the output adjoint, 2 images of 64 tiles in cache, took 1225 ns
+    per tile with 128 rows and 806 ns with 129). An odd row count spreads them.
     """
     return T | 1
 
