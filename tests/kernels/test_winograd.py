@@ -14,6 +14,7 @@ from handgrad.kernels import fast, threads
 from handgrad.kernels import winograd as wg
 from handgrad.kernels import winograd_fast as wf
 from handgrad.kernels import winograd_loops as wloops
+from handgrad.kernels import winograd_loops8 as wloops8
 from handgrad.kernels.conv_geometry import conv_geometry
 from handgrad.kernels.conv_reference import conv_backward_loops, conv_forward_loops
 
@@ -63,23 +64,24 @@ def test_data_transforms_are_exact_in_float32(r):
     t = wg.TRANSFORMS[r]
     for M in (t.AT, t.BT):
         np.testing.assert_array_equal(M.astype(np.float32).astype(np.float64), M)
-    assert t.alpha == 6 and t.m == wg.TILE_FOR_KERNEL[r]
+    assert t.m == wg.TILE_FOR_KERNEL[r] == 4 and t.alpha == {3: 6, 5: 8}[r]
 
 
-@pytest.mark.parametrize("name", ["_bt", "_b", "_at2", "_at4", "_a2", "_a4"])
+@pytest.mark.parametrize("kernel", sorted(wg.TRANSFORMS))
+@pytest.mark.parametrize("name", ["_bt", "_b", "_at", "_a"])
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_hard_coded_transforms_are_the_matrices(name, dtype, rng):
+def test_hard_coded_transforms_are_the_matrices(kernel, name, dtype, rng):
     """The fast loops' written-out 1-D transforms equal ``B^T d``, ``B v``, ``A^T M``, ``A y`` of ``TRANSFORMS``:
-    to float64 rounding, and in float32 within the inner-product bound ``gamma_6 sum |coefficient * value|``."""
-    matrix = {"_bt": wg.TRANSFORMS[5].BT, "_b": wg.TRANSFORMS[5].BT.T, "_at2": wg.TRANSFORMS[5].AT,
-              "_at4": wg.TRANSFORMS[3].AT, "_a2": wg.TRANSFORMS[5].AT.T, "_a4": wg.TRANSFORMS[3].AT.T}[name]
-    assert np.array_equal(wg.TRANSFORMS[5].BT, wg.TRANSFORMS[3].BT)  # one B^T serves both kernel sizes
-    fn = getattr(wloops, name)
+    to float64 rounding, and in float32 within the bound ``gamma_alpha sum |coefficient * value|`` (each term
+    passes through at most alpha roundings)."""
+    t = wg.TRANSFORMS[kernel]
+    matrix = {"_bt": t.BT, "_b": t.BT.T, "_at": t.AT, "_a": t.AT.T}[name]
+    fn = getattr({6: wloops, 8: wloops8}[t.alpha], name)
     for _ in range(20):
         v = rng.standard_normal(matrix.shape[1]).astype(dtype)
         got = np.array(fn(*v))
         exact = matrix @ v.astype(np.float64)
-        bound = wg.gamma(6, dtype) * (np.abs(matrix) @ np.abs(v.astype(np.float64)))
+        bound = wg.gamma(t.alpha, dtype) * (np.abs(matrix) @ np.abs(v.astype(np.float64)))
         assert np.all(np.abs(got - exact) <= bound), (name, got, exact)
     # computed in the data's type: float32 stays float32 (the constants must not promote it to float64)
     signature = next(sig for sig in fn.nopython_signatures if sig.args[0] == numba.from_dtype(np.dtype(dtype)))
@@ -184,8 +186,9 @@ def test_float32_error_within_the_derived_bound(shape, filters, kernel, padding,
         error = np.abs(got.astype(np.float64) - exact[name])
         worst = np.unravel_index(np.argmax(error - bounds[name]), error.shape)
         assert np.all(error <= bounds[name]), (name, worst, error[worst], bounds[name][worst])
-        # The bound must be tight enough to catch a wrong transform (errors of the order of the values).
-        assert bounds[name].max() < 1e-2 * np.abs(exact[name]).max(), (name, bounds[name].max())
+        # The bound must be tight enough to catch a wrong transform (errors of the order of the values); the
+        # loosest, F(4x4, 5x5)'s dx on conv2, is 1.4% of the largest value.
+        assert bounds[name].max() < 3e-2 * np.abs(exact[name]).max(), (name, bounds[name].max())
 
 
 def test_float32_error_measured_against_im2col(rng):

@@ -10,17 +10,20 @@ with ``d`` an ``alpha x alpha`` input tile, ``g`` an ``r x r`` kernel, ``Y`` an 
 layer are ``alpha^2`` independent matrix products ``(tiles, C) @ (C, F)`` (one per transform point pair):
 ``M[p] = V[p] @ U[p]``, ``V = B^T d B`` per tile and channel, ``U = G g G^T`` per channel and filter.
 
-Which convolutions (``TRANSFORMS``): stride 1 with a 5x5 kernel: ``F(2x2, 5x5)``, 36 products for 4 outputs
-where im2col does 100 multiply-adds per output (2.78x fewer); 3x3: ``F(4x4, 3x3)``, 36 products for 16
-outputs instead of 9 each (4x fewer). Both use 6x6 tiles; any padding works (tiles that run past the
-output read zeros and their extra outputs are dropped).
+Which convolutions (``TRANSFORMS``): stride 1 with a 5x5 kernel: ``F(4x4, 5x5)``, 64 products for 16
+outputs where im2col does 25 multiply-adds per output (6.25x fewer; ``F(2x2, 5x5)``, 36 products for 4
+outputs, saves 2.78x); 3x3: ``F(4x4, 3x3)``, 36 products for 16 outputs instead of 9 each (4x fewer). Tiles
+are 8x8 (5x5) and 6x6 (3x3); any padding works (tiles that run past the output read zeros and their extra
+outputs are dropped).
 
-The transform points (Toom-Cook, ``toom_cook``): ``0, 2, -2, 1/2, -1/2`` and infinity for both. The classic
-choice ``0, 1, -1, 2, -2`` (Lavin & Gray) multiplies the worst-case error bound below by 133 (F(2,5)) and 256
-(F(4,3)) relative to a direct sum of the same terms; ``0, +-2, +-1/2`` by 35 and 54, the smallest among all
-5-point sets of ``0, +-1, +-2, +-1/2, +-3/2, +-1/4, +-3`` we compared (searched exhaustively; the measured
-float32 errors follow the bound's order). All entries of ``A`` and ``B`` are then dyadic (exact in float32);
-``G`` holds fractions such as ``1/30``, so the kernel transform ``U`` is computed in float64 and rounded once.
+The transform points (Toom-Cook, ``toom_cook``, ``POINTS``): ``0, 2, -2, 1/2, -1/2`` and infinity for 6x6
+tiles, ``0, +-1, +-2, +-1/2`` and infinity for 8x8. The classic choice ``0, 1, -1, 2, -2`` (Lavin & Gray)
+multiplies the worst-case error bound below by 133 (F(2,5)) and 256 (F(4,3)) relative to a direct sum of the
+same terms; ``0, +-2, +-1/2`` by 35 and 54, the smallest among all 5-point sets of ``0, +-1, +-2, +-1/2,
++-3/2, +-1/4, +-3`` we compared (searched exhaustively; the measured float32 errors follow the bound's
+order). F(4,5) needs 7 finite points; with ``0, +-1, +-2, +-1/2`` its factor is 301 (the price of 2.25x fewer
+products than F(2,5)). All entries of ``A`` and ``B`` are then dyadic (exact in float32); ``G`` holds
+fractions such as ``1/30``, so the kernel transform ``U`` is computed in float64 and rounded once.
 
 Error bound (float rounding, unit roundoff ``u``, ``gamma_n = n u / (1 - n u)``, ``|.|`` element-wise
 absolute values; Higham's bound for inner products, valid in any summation order, with or without FMA):
@@ -31,9 +34,9 @@ absolute values; Higham's bound for inner products, valid in any summation order
 
 The right-hand side is this same algorithm run in float64 on absolute values with absolute transform
 matrices; ``error_bounds`` computes it, for the gradients too (their ``n`` is in its docstring). For
-float32 and conv2 of the reference network (C = 32) ``gamma_nz = 3.4e-6``; im2col's bound is
-``gamma_{C r^2 + 1} sum |g||d|``, and Winograd's right-hand side is larger by up to the factor above (35 for
-F(2,5)). Measured in float32 (random N(0, 1) inputs, Glorot-scaled kernels, batch 4, error relative to the
+float32 and conv2 of the reference network (C = 32) ``gamma_nz = 3.4e-6`` (F(2,5); 4.3e-6 for F(4,5)); im2col's
+bound is ``gamma_{C r^2 + 1} sum |g||d|``, and Winograd's right-hand side is larger by up to the factor above
+(301 for F(4,5)). Measured in float32 (random N(0, 1) inputs, Glorot-scaled kernels, batch 4, error relative to the
 largest exact value, the fast kernels; ``tests/kernels/test_winograd.py`` tests the bound element-wise and
 the ratio): 5x5 32->64 on 14x14, forward / dx / dW max errors 1.5e-6 / 1.9e-6 / 4.5e-6 (im2col 6.8e-7 /
 2.2e-7 / 3.2e-7); 3x3 32->64 on 16x16, 1.9e-6 / 2.8e-6 / 1.9e-6. The bound is 1e3 to 1e4 times the measured error
@@ -57,7 +60,9 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from handgrad.kernels.conv_geometry import ConvGeometry
 
-POINTS = (Fraction(0), Fraction(2), Fraction(-2), Fraction(1, 2), Fraction(-1, 2))  # and infinity
+# The finite transform points per tile size alpha (and infinity): see the module docstring for the choice.
+POINTS = {6: (Fraction(0), Fraction(2), Fraction(-2), Fraction(1, 2), Fraction(-1, 2)),
+          8: (Fraction(0), Fraction(1), Fraction(-1), Fraction(2), Fraction(-2), Fraction(1, 2), Fraction(-1, 2))}
 
 
 class WinogradTransform(NamedTuple):
@@ -86,7 +91,7 @@ def _polymul(a, b):
     return out
 
 
-def toom_cook(m: int, r: int, points=POINTS) -> WinogradTransform:
+def toom_cook(m: int, r: int, points=None) -> WinogradTransform:
     """The 1-D ``F(m, r)`` matrices from ``alpha - 1`` finite points ``p_j`` and infinity, in exact arithmetic.
 
     Correlation is the transpose of polynomial multiplication, whose Toom-Cook algorithm evaluates both
@@ -94,10 +99,13 @@ def toom_cook(m: int, r: int, points=POINTS) -> WinogradTransform:
     ``e_{m-1}``: infinity), ``G[j, k] = p_j^k / f_j`` with ``f_j = prod_{l != j} (p_j - p_l)`` (last row
     ``e_{r-1}``), and row ``j`` of ``B^T`` holds the coefficients (ascending powers) of
     ``prod_{l != j} (x - p_l)``, the last row those of ``prod_l (x - p_l)``. The divisions by ``f_j`` sit in
-    ``G``, so that ``A`` and ``B`` are exact for dyadic points.
+    ``G``, so that ``A`` and ``B`` are exact for dyadic points. ``points`` defaults to ``POINTS[alpha]`` (other
+    tile sizes: the first ``alpha - 1`` of ``POINTS[8]``).
     """
-    points = [Fraction(p) for p in points]
     alpha = m + r - 1
+    if points is None:
+        points = POINTS.get(alpha, POINTS[8][: alpha - 1])
+    points = [Fraction(p) for p in points]
     if len(points) != alpha - 1 or len(set(points)) != len(points):
         raise ValueError(f"toom_cook: F({m}, {r}) needs {alpha - 1} distinct points, got {points}")
     AT = [[p**i for p in points] + [Fraction(int(i == m - 1))] for i in range(m)]
@@ -117,8 +125,9 @@ def toom_cook(m: int, r: int, points=POINTS) -> WinogradTransform:
     return WinogradTransform(m, r, alpha, as_float(AT), as_float(G), as_float(BT))
 
 
-# Kernel size -> output tile size m: both give 6x6 tiles (36 products).
-TILE_FOR_KERNEL = {3: 4, 5: 2}
+# Kernel size -> output tile size m: 4x4 outputs per tile, from 6x6 tiles (3x3 kernels, 36 products) or 8x8
+# tiles (5x5 kernels, 64 products).
+TILE_FOR_KERNEL = {3: 4, 5: 4}
 TRANSFORMS = {r: toom_cook(m, r) for r, m in TILE_FOR_KERNEL.items()}
 
 
@@ -167,21 +176,27 @@ def matmul_flops(N: int, C: int, F: int, g: ConvGeometry) -> int:
     return 2 * t.alpha**2 * N * TH * TW * C * F
 
 
+def _kron(t: WinogradTransform) -> np.ndarray:
+    """``G (x) G``, ``(alpha^2, r^2)``: ``U[i*alpha + j] = sum_{k,l} G[i, k] G[j, l] g[k, l]`` as one matrix."""
+    return np.kron(t.G, t.G)
+
+
 def kernel_transform(W: np.ndarray, t: WinogradTransform) -> np.ndarray:
-    """``U[p, c, f] = (G W[f, c] G^T)[i, j]`` with ``p = i*alpha + j``, computed in float64: ``(P, C, F)``."""
-    F, C = W.shape[:2]
-    r, a = t.r, t.alpha
-    WG = W.astype(np.float64).reshape(F * C * r, r) @ t.G.T  # (F*C*r, alpha): [f, c, k, j], one product
-    U = WG.reshape(F * C, r, a).transpose(0, 2, 1).reshape(F * C * a, r) @ t.G.T  # (F*C*alpha, alpha): [f, c, j, i]
-    return np.ascontiguousarray(U.reshape(F, C, a, a).transpose(3, 2, 1, 0)).reshape(a * a, C, F)
+    """``U[p, c, f] = (G W[f, c] G^T)[i, j]`` with ``p = i*alpha + j``, computed in float64: ``(P, C, F)``.
+
+    One product ``(G (x) G) @ W'`` with ``W'[k*r + l, c*F + f] = W[f, c, k, l]`` (a product of two ``G``
+    entries per term, each rounded once in float64: far below the float32 rounding of ``U``).
+    """
+    F, C, r = W.shape[:3]
+    Wt = W.astype(np.float64).transpose(2, 3, 1, 0).reshape(r * r, C * F)  # (r^2, C*F)
+    return (_kron(t) @ Wt).reshape(t.alpha**2, C, F)
 
 
 def kernel_gradient(dU: np.ndarray, t: WinogradTransform) -> np.ndarray:
     """Adjoint of ``kernel_transform``: ``dW[f, c] = G^T dU[:, c, f] G`` in float64, ``(P, C, F) -> (F, C, r, r)``."""
-    C, F = dU.shape[1:]
-    GdU = np.tensordot(t.G, dU.reshape(t.alpha, t.alpha, C, F).astype(np.float64), axes=(0, 0))  # (r, alpha, C, F)
-    dW = np.tensordot(GdU, t.G, axes=(1, 0))  # (r, C, F, r)
-    return dW.transpose(2, 1, 0, 3)
+    P, C, F = dU.shape
+    dWt = _kron(t).T @ dU.reshape(P, C * F).astype(np.float64)  # (r^2, C*F)
+    return dWt.reshape(t.r, t.r, C, F).transpose(3, 2, 0, 1)
 
 
 # ---------------------------------------------------------------------------------------------- kernels

@@ -3,7 +3,7 @@
 The same algorithm as the reference (``handgrad.kernels.winograd``: transforms, points, error bounds), done
 like ``handgrad.kernels.fast``'s im2col convolution: the batch is split into chunks of whole images, each
 chunk's transformed tiles fit in the core's cache (``CHUNK_BYTES``), and the thread team runs one chunk
-pipeline per task with single-threaded BLAS. Per chunk of ``T`` tiles, with ``P = alpha^2 = 36``:
+pipeline per task with single-threaded BLAS. Per chunk of ``T`` tiles, with ``P = alpha^2`` (64 or 36):
 
 - forward: the chunk zero-padded to whole tiles (``pad_input``, a few images: cache-resident); ``V =
   input_transform(x)`` ``(P, T, C)``; ``M = V @ U``: ``P`` products ``(T, C) @ (C, F)`` in one ``np.matmul``;
@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from handgrad.kernels import buffers, fast, layout, numba_loops, threads
+from handgrad.kernels import buffers, fast, layout, numba_loops, threads, winograd_loops8
 from handgrad.kernels import winograd as wg
 from handgrad.kernels import winograd_loops as loops
 from handgrad.kernels.conv_geometry import ConvGeometry
@@ -52,12 +52,21 @@ def _padded_shape(n: int, C: int, t, TH: int, TW: int) -> tuple:
 def _rows(T: int) -> int:
     """Rows per point in the transformed arrays: ``T`` rounded up to odd.
 
-    The transforms write (or read) all 36 points of a tile at once, 36 streams one point stride apart; with
+    The transforms write (or read) all points of a tile at once, 36 or 64 streams one point stride apart; with
     ``T`` even (e.g. 128 tiles: two 16x16 images) that stride is a multiple of 4 KiB, the streams fall into the
     same L1/L2 cache sets and evict each other (the output adjoint, 2 images of 64 tiles in cache, took 1225 ns
     per tile with 128 rows and 806 ns with 129). An odd row count spreads them.
     """
     return T | 1
+
+
+def _loops(t, C: int, F: int) -> tuple:
+    """``(input_transform, input_adjoint, output_transform, output_adjoint)`` of ``t``'s tile size, for ``C``
+    input and ``F`` output channels (8x8 tiles: compiled per channel count, see ``winograd_loops8``)."""
+    if t.alpha == 8:
+        return (winograd_loops8.input_transform(C), winograd_loops8.input_adjoint(C),
+                winograd_loops8.output_transform(F), winograd_loops8.output_adjoint(F))
+    return loops.input_transform, loops.input_adjoint, loops.output_transform, loops.output_adjoint
 
 
 def _scratch(name: str, shape, dtype) -> np.ndarray:
@@ -74,9 +83,11 @@ def conv2d_forward(x: np.ndarray, W: np.ndarray, b: np.ndarray | None, g: ConvGe
     P, tiles_per_image = t.alpha**2, TH * TW
     whole = g.OH == TH * t.m and g.OW == TW * t.m  # the output is whole tiles: written in place
     x_nhwc = layout.channels_last(x)  # (N, H, W, C)
-    U = wg.kernel_transform(W, t).astype(dtype)  # (P, C, F)
+    with threads.single_threaded_blas():  # a threaded BLAS call would leave its workers spinning on our cores
+        U = wg.kernel_transform(W, t).astype(dtype)  # (P, C, F)
     bias = np.zeros(F, dtype) if b is None else np.asarray(b, dtype)
     z = buffers.empty((N, g.OH, g.OW, F), dtype)  # (N, OH, OW, F)
+    input_transform, _, output_transform, _ = _loops(t, C, F)
 
     def task(lo, hi):
         xp_buf = _scratch("winograd_xp", _padded_shape(step, C, t, TH, TW), dtype)
@@ -90,13 +101,13 @@ def conv2d_forward(x: np.ndarray, W: np.ndarray, b: np.ndarray | None, g: ConvGe
             xp = xp_buf[: n1 - n0]
             loops.pad_input(x_nhwc[n0:n1], g.top, g.left, xp)
             V = V_buf[: P * Tp * C].reshape(P, Tp, C)
-            loops.input_transform(xp, TH, TW, t.m, V)
+            input_transform(xp, TH, TW, V)
             M = M_buf[: P * Tp * F].reshape(P, Tp, F)
             np.matmul(V[:, :T], U, out=M[:, :T])
             if whole:
-                loops.output_transform(M, bias, TH, TW, z[n0:n1])
+                output_transform(M, bias, TH, TW, z[n0:n1])
             else:
-                loops.output_transform(M, bias, TH, TW, z_buf[: n1 - n0])
+                output_transform(M, bias, TH, TW, z_buf[: n1 - n0])
                 z[n0:n1] = z_buf[: n1 - n0, : g.OH, : g.OW]
 
     threads.parallel_for(task, N, grain)
@@ -115,6 +126,7 @@ def conv2d_backward(dz: np.ndarray, cache, g: ConvGeometry, input_grad: bool = T
     Ut = np.ascontiguousarray(U.transpose(0, 2, 1)) if input_grad else None  # (P, F, C)
     dz_nhwc = layout.channels_last(dz.astype(dtype, copy=False))  # (N, OH, OW, F); free when channels last
     dx = buffers.empty((N, H, W, C), dtype) if input_grad else None
+    input_transform, input_adjoint, _, output_adjoint = _loops(t, C, F)
     # Two tasks per thread (fewer than the forward pass): fewer partial sums to add up afterwards.
     grain = max(grain, threads.grain_for(N, step, tasks_per_thread=2))
     tasks = -(-N // grain)
@@ -142,11 +154,11 @@ def conv2d_backward(dz: np.ndarray, cache, g: ConvGeometry, input_grad: bool = T
                 dz_buf[: n1 - n0, : g.OH, : g.OW] = dz_chunk
                 dz_chunk = dz_buf[: n1 - n0]
             dM = dM_buf[: P * Tp * F].reshape(P, Tp, F)
-            loops.output_adjoint(dz_chunk, TH, TW, dM)
+            output_adjoint(dz_chunk, TH, TW, dM)
             xp = xp_buf[: n1 - n0]
             loops.pad_input(x_nhwc[n0:n1], g.top, g.left, xp)
             V = V_buf[: P * Tp * C].reshape(P, Tp, C)
-            loops.input_transform(xp, TH, TW, t.m, V)
+            input_transform(xp, TH, TW, V)
             if n0 == lo:
                 np.matmul(V[:, :T].transpose(0, 2, 1), dM[:, :T], out=dU_part)  # (P, C, F)
             else:
@@ -154,7 +166,7 @@ def conv2d_backward(dz: np.ndarray, cache, g: ConvGeometry, input_grad: bool = T
                 dU_part += dU_chunk
             if input_grad:
                 np.matmul(dM[:, :T], Ut, out=V[:, :T])  # dV (P, T, C), in V's buffer
-                loops.input_adjoint(V, TH, TW, t.m, xp)  # d(padded input), in the padded input's buffer
+                input_adjoint(V, TH, TW, xp)  # d(padded input), in the padded input's buffer
                 loops.crop_input(xp, g.top, g.left, dx[n0:n1])
 
     threads.parallel_for(task, N, grain)
@@ -162,5 +174,6 @@ def conv2d_backward(dz: np.ndarray, cache, g: ConvGeometry, input_grad: bool = T
     for i in range(1, tasks):
         dU += dU_parts[i]
         db += db_parts[i]
-    dW = wg.kernel_gradient(dU, t).astype(dtype)  # (F, C, r, r)
+    with threads.single_threaded_blas():
+        dW = wg.kernel_gradient(dU, t).astype(dtype)  # (F, C, r, r)
     return dW, db.astype(dtype), (dx.transpose(0, 3, 1, 2) if input_grad else None)  # dx (N, C, H, W)

@@ -1,24 +1,23 @@
-"""The numba loops behind ``handgrad.kernels.winograd_fast``: the four tile transforms, written out, over channels.
+"""The numba loops of ``F(4x4, 3x3)`` (6x6 tiles) behind ``handgrad.kernels.winograd_fast``, and the padding.
 
-Both transforms of ``winograd.TRANSFORMS`` have 6x6 tiles and the same points (``0, +-2, +-1/2``, infinity),
-so they share ``B^T``; ``A^T`` is ``(m, 6)`` with ``m = 2`` (5x5 kernels) or ``m = 4`` (3x3). Each 1-D
-transform is written out with its shared sums (``_bt``: ``B^T d``, 14 additions and 8 products instead of
-the 36 multiply-adds of a matrix product; ``_b``: ``B v``; ``_at2``/``_at4``: ``A^T M``; ``_a2``/``_a4``:
-``A y``), in the arithmetic type of the data (the constants are float32 and exact, so float64 data stays
-float64). Every output is still a sum of the same terms as the matrix product, in some order, so the error
+The tile transforms, written out, over channels (``winograd_loops8`` has those of ``F(4x4, 5x5)``, 8x8
+tiles). Points ``0, +-2, +-1/2`` and infinity; each 1-D transform is written out with its shared sums
+(``_bt``: ``B^T d``, 14 additions and 8 products instead of the 36 multiply-adds of a matrix product;
+``_b``: ``B v``; ``_at``: ``A^T M``; ``_a``: ``A y``), in the arithmetic type of the data (the constants are
+float32 and exact, so float64 data stays float64). Every output is still a sum of the same terms as the matrix product, in some order, so the error
 bounds of ``handgrad.kernels.winograd`` hold unchanged; ``tests/kernels/test_winograd.py`` checks these
 functions against the matrices.
 
 A 2-D transform is two passes over a tile: rows into a scratch of ``36 * channels`` floats (L1-resident),
-then columns from it. Each pass is one loop over the channels with 6 loads and 6 (or ``m``) stores per
+then columns from it. Each pass is one loop over the channels with 6 loads and 6 (or 4) stores per
 channel, which LLVM vectorizes (channels innermost, flat unsigned offsets: see ``numba_loops``).
 
-The loops see whole tiles only: the input is zero-padded to ``(n, TH*m + 5, TW*m + 5, C)``
-(``pad_input``) and the outputs cover ``(n, TH*m, TW*m, F)``; ``winograd_fast`` pads and crops where the
-output size is not a multiple of ``m``. Tile ``t = (n*TH + th)*TW + tw`` reads padded input rows
-``th*m + k`` and columns ``tw*m + l`` (``k, l < 6``) and writes output rows ``th*m + x``, columns
-``tw*m + y`` (``x, y < m``). Transformed arrays are point-major, ``(36, T, channels)``, point
-``p = i*6 + j``, so that each point's matrix product reads a contiguous ``(T, channels)`` matrix. Notation
+The loops see whole tiles only: the input is zero-padded to ``(n, TH*4 + r - 1, TW*4 + r - 1, C)``
+(``pad_input``, ``r`` the kernel size) and the outputs cover ``(n, TH*4, TW*4, F)``; ``winograd_fast`` pads
+and crops where the output size is not a multiple of 4. Tile ``t = (n*TH + th)*TW + tw`` reads padded input
+rows ``th*4 + k`` and columns ``tw*4 + l`` (``k, l < alpha``) and writes output rows ``th*4 + x``, columns
+``tw*4 + y`` (``x, y < 4``). Transformed arrays are point-major, ``(alpha^2, T, channels)``, point
+``p = i*alpha + j``, so that each point's matrix product reads a contiguous ``(T, channels)`` matrix. Notation
 as in ``handgrad.kernels.winograd``.
 """
 from __future__ import annotations
@@ -27,7 +26,8 @@ import numpy as np
 from numba import njit
 
 _U = np.uint64  # unsigned flat offsets: no negative-index checks in the vectorized loops
-_A = 6  # tile side alpha of both transforms
+_A = 6  # tile side alpha
+_M = 4  # output tile side m
 
 # The nonzero entries of B^T and A^T (all dyadic: exact in float32).
 _Q, _H, _TWO, _FOUR, _EIGHT, _EIGHTH, _17_4 = (np.float32(v) for v in (0.25, 0.5, 2.0, 4.0, 8.0, 0.125, 4.25))
@@ -56,13 +56,7 @@ def _b(v0, v1, v2, v3, v4, v5):
 
 
 @njit(inline="always")
-def _at2(m0, m1, m2, m3, m4, m5):
-    """``A^T M`` of ``F(2, 5)``: ``(m0 + m1 + m2 + m3 + m4, 2(m1 - m2) + (m3 - m4)/2 + m5)``."""
-    return m0 + (m1 + m2) + (m3 + m4), _TWO * (m1 - m2) + _H * (m3 - m4) + m5
-
-
-@njit(inline="always")
-def _at4(m0, m1, m2, m3, m4, m5):
+def _at(m0, m1, m2, m3, m4, m5):
     """``A^T M`` of ``F(4, 3)``: row ``x`` is ``2^x (m1 + (-1)^x m2) + 2^-x (m3 + (-1)^x m4)``, plus ``m0`` (x=0),
     ``m5`` (x=3)."""
     s, d, s2, d2 = m1 + m2, m1 - m2, m3 + m4, m3 - m4
@@ -70,14 +64,8 @@ def _at4(m0, m1, m2, m3, m4, m5):
 
 
 @njit(inline="always")
-def _a2(y0, y1):
-    """``A y`` of ``F(2, 5)`` (6 values from 2): the adjoint of ``_at2``."""
-    return y0, y0 + _TWO * y1, y0 - _TWO * y1, y0 + _H * y1, y0 - _H * y1, y1
-
-
-@njit(inline="always")
-def _a4(y0, y1, y2, y3):
-    """``A y`` of ``F(4, 3)`` (6 values from 4): the adjoint of ``_at4``."""
+def _a(y0, y1, y2, y3):
+    """``A y`` of ``F(4, 3)`` (6 values from 4): the adjoint of ``_at``."""
     e = y0 + _FOUR * y2
     o = _TWO * y1 + _EIGHT * y3
     e2 = y0 + _Q * y2
@@ -138,10 +126,10 @@ def crop_input(xp, top, left, dx):
 
 # ---------------------------------------------------------------------------------------------- transforms
 @njit(nogil=True, cache=True)
-def input_transform(xp, TH, TW, m, V):
+def input_transform(xp, TH, TW, V):
     """``V[i*6 + j, t, c] = (B^T d_t B)[i, j]`` for channel ``c`` of each 6x6 tile ``d_t`` of the padded input.
 
-    Shape: ``xp (n, TH*m + 5, TW*m + 5, C)`` (``pad_input``), ``V (36, Tp, C)`` with ``Tp >= n*TH*TW`` (the
+    Shape: ``xp (n, TH*4 + 5, TW*4 + 5, C)`` (``pad_input``), ``V (36, Tp, C)`` with ``Tp >= n*TH*TW`` (the
     rows past ``n*TH*TW`` are not written; see ``winograd_fast._rows``).
     """
     N, Hp, Wp, C = xp.shape
@@ -157,7 +145,7 @@ def input_transform(xp, TH, TW, m, V):
         th = (t // TW) % TH
         tw = t % TW
         for k in range(_A):
-            s = _U(((n * Hp + th * m + k) * Wp + tw * m) * C)
+            s = _U(((n * Hp + th * _M + k) * Wp + tw * _M) * C)
             o = _U(k * _A * C)
             for c in range(uC):
                 v0, v1, v2, v3, v4, v5 = _bt(xf[s + c], xf[s + uC + c], xf[s + uC2 + c], xf[s + uC3 + c],
@@ -183,11 +171,11 @@ def input_transform(xp, TH, TW, m, V):
 
 
 @njit(nogil=True, cache=True)
-def input_adjoint(dV, TH, TW, m, dxp):
+def input_adjoint(dV, TH, TW, dxp):
     """Adjoint of ``input_transform``: ``dxp`` = sum over tiles of ``B dV_t B^T``, each added where the tile was read.
 
-    Shape: ``dV (36, Tp, C)`` (``Tp >= n*TH*TW``), ``dxp (n, TH*m + 5, TW*m + 5, C)`` (overwritten: zeroed
-    first; tiles overlap by ``6 - m``, so one thread must own the whole chunk).
+    Shape: ``dV (36, Tp, C)`` (``Tp >= n*TH*TW``), ``dxp (n, TH*4 + 5, TW*4 + 5, C)`` (overwritten: zeroed
+    first; tiles overlap by 2, so one thread must own the whole chunk).
     """
     N, Hp, Wp, C = dxp.shape
     T, Tp = N * TH * TW, dV.shape[1]
@@ -218,7 +206,7 @@ def input_adjoint(dV, TH, TW, m, dxp):
                 h[o + uC5 + c] = d5
         for l in range(_A):
             s = _U(l * C)
-            o = _U(((n * Hp + th * m) * Wp + tw * m + l) * C)
+            o = _U(((n * Hp + th * _M) * Wp + tw * _M + l) * C)
             for c in range(uC):
                 d0, d1, d2, d3, d4, d5 = _b(h[s + c], h[s + row + c], h[s + row2 + c], h[s + row3 + c],
                                             h[s + row4 + c], h[s + row5 + c])
@@ -232,16 +220,15 @@ def input_adjoint(dV, TH, TW, m, dxp):
 
 @njit(nogil=True, cache=True)
 def output_transform(M, b, TH, TW, z):
-    """``z[n, th*m + x, tw*m + y, f] = (A^T M_t A)[x, y] + b[f]`` for every tile (``m = 2`` or ``4``).
+    """``z[n, th*4 + x, tw*4 + y, f] = (A^T M_t A)[x, y] + b[f]`` for every tile.
 
-    Shape: ``M (36, Tp, F)`` (``Tp >= n*TH*TW``), ``b (F,)``, ``z (n, TH*m, TW*m, F)`` (overwritten).
+    Shape: ``M (36, Tp, F)`` (``Tp >= n*TH*TW``), ``b (F,)``, ``z (n, TH*4, TW*4, F)`` (overwritten).
     """
     N, Z_H, Z_W, F = z.shape
-    m = Z_H // TH
     T, Tp = N * TH * TW, M.shape[1]
     mf = M.reshape(-1)
     zf = z.reshape(-1)
-    h = np.empty(m * _A * F, dtype=z.dtype)  # A^T applied along the points' first index: h[x, j, f]
+    h = np.empty(_M * _A * F, dtype=z.dtype)  # A^T applied along the points' first index: h[x, j, f]
     uF, uF2, uF3, uF4, uF5 = _multiples(F)  # between columns of h and of z
     row, row2, row3, row4, row5 = _multiples(_A * F)  # between rows of h
     pt6, pt62, pt63, pt64, pt65 = _multiples(_A * Tp * F)  # between points (i, j) and (i + 1, j) in M
@@ -252,52 +239,36 @@ def output_transform(M, b, TH, TW, z):
         for j in range(_A):
             s = _U((j * Tp + t) * F)
             o = _U(j * F)
-            if m == 2:
-                for f in range(uF):
-                    y0, y1 = _at2(mf[s + f], mf[s + pt6 + f], mf[s + pt62 + f],
-                                  mf[s + pt63 + f], mf[s + pt64 + f], mf[s + pt65 + f])
-                    h[o + f] = y0
-                    h[o + row + f] = y1
-            else:
-                for f in range(uF):
-                    y0, y1, y2, y3 = _at4(mf[s + f], mf[s + pt6 + f], mf[s + pt62 + f],
-                                          mf[s + pt63 + f], mf[s + pt64 + f],
-                                          mf[s + pt65 + f])
-                    h[o + f] = y0
-                    h[o + row + f] = y1
-                    h[o + row2 + f] = y2
-                    h[o + row3 + f] = y3
-        for x in range(m):
+            for f in range(uF):
+                y0, y1, y2, y3 = _at(mf[s + f], mf[s + pt6 + f], mf[s + pt62 + f], mf[s + pt63 + f],
+                                     mf[s + pt64 + f], mf[s + pt65 + f])
+                h[o + f] = y0
+                h[o + row + f] = y1
+                h[o + row2 + f] = y2
+                h[o + row3 + f] = y3
+        for x in range(_M):
             s = _U(x * _A * F)
-            o = _U(((n * Z_H + th * m + x) * Z_W + tw * m) * F)
-            if m == 2:
-                for f in range(uF):
-                    y0, y1 = _at2(h[s + f], h[s + uF + f], h[s + uF2 + f], h[s + uF3 + f], h[s + uF4 + f],
-                                  h[s + uF5 + f])
-                    zf[o + f] = y0 + b[f]
-                    zf[o + uF + f] = y1 + b[f]
-            else:
-                for f in range(uF):
-                    y0, y1, y2, y3 = _at4(h[s + f], h[s + uF + f], h[s + uF2 + f], h[s + uF3 + f],
-                                          h[s + uF4 + f], h[s + uF5 + f])
-                    zf[o + f] = y0 + b[f]
-                    zf[o + uF + f] = y1 + b[f]
-                    zf[o + uF2 + f] = y2 + b[f]
-                    zf[o + uF3 + f] = y3 + b[f]
+            o = _U(((n * Z_H + th * _M + x) * Z_W + tw * _M) * F)
+            for f in range(uF):
+                y0, y1, y2, y3 = _at(h[s + f], h[s + uF + f], h[s + uF2 + f], h[s + uF3 + f], h[s + uF4 + f],
+                                     h[s + uF5 + f])
+                zf[o + f] = y0 + b[f]
+                zf[o + uF + f] = y1 + b[f]
+                zf[o + uF2 + f] = y2 + b[f]
+                zf[o + uF3 + f] = y3 + b[f]
 
 
 @njit(nogil=True, cache=True)
 def output_adjoint(dz, TH, TW, dM):
     """Adjoint of ``output_transform``: ``dM[i*6 + j, t, f] = (A dY_t A^T)[i, j]``, ``dY_t`` the tile of ``dz``.
 
-    Shape: ``dz (n, TH*m, TW*m, F)`` (``m = 2`` or ``4``), ``dM (36, Tp, F)`` (``Tp >= n*TH*TW``).
+    Shape: ``dz (n, TH*4, TW*4, F)``, ``dM (36, Tp, F)`` (``Tp >= n*TH*TW``).
     """
     N, Z_H, Z_W, F = dz.shape
-    m = Z_H // TH
     T, Tp = N * TH * TW, dM.shape[1]
     df = dz.reshape(-1)
     mf = dM.reshape(-1)
-    h = np.empty(m * _A * F, dtype=dz.dtype)  # A applied along output columns: h[x, j, f]
+    h = np.empty(_M * _A * F, dtype=dz.dtype)  # A applied along output columns: h[x, j, f]
     uF, uF2, uF3, uF4, uF5 = _multiples(F)  # between columns of dz and of h
     row, row2, row3, row4, row5 = _multiples(_A * F)  # between rows of h
     pt6, pt62, pt63, pt64, pt65 = _multiples(_A * Tp * F)  # between points (i, j) and (i + 1, j) in dM
@@ -305,45 +276,25 @@ def output_adjoint(dz, TH, TW, dM):
         n = t // (TH * TW)
         th = (t // TW) % TH
         tw = t % TW
-        for x in range(m):
-            s = _U(((n * Z_H + th * m + x) * Z_W + tw * m) * F)
+        for x in range(_M):
+            s = _U(((n * Z_H + th * _M + x) * Z_W + tw * _M) * F)
             o = _U(x * _A * F)
-            if m == 2:
-                for f in range(uF):
-                    a0, a1, a2, a3, a4, a5 = _a2(df[s + f], df[s + uF + f])
-                    h[o + f] = a0
-                    h[o + uF + f] = a1
-                    h[o + uF2 + f] = a2
-                    h[o + uF3 + f] = a3
-                    h[o + uF4 + f] = a4
-                    h[o + uF5 + f] = a5
-            else:
-                for f in range(uF):
-                    a0, a1, a2, a3, a4, a5 = _a4(df[s + f], df[s + uF + f], df[s + uF2 + f], df[s + uF3 + f])
-                    h[o + f] = a0
-                    h[o + uF + f] = a1
-                    h[o + uF2 + f] = a2
-                    h[o + uF3 + f] = a3
-                    h[o + uF4 + f] = a4
-                    h[o + uF5 + f] = a5
+            for f in range(uF):
+                a0, a1, a2, a3, a4, a5 = _a(df[s + f], df[s + uF + f], df[s + uF2 + f], df[s + uF3 + f])
+                h[o + f] = a0
+                h[o + uF + f] = a1
+                h[o + uF2 + f] = a2
+                h[o + uF3 + f] = a3
+                h[o + uF4 + f] = a4
+                h[o + uF5 + f] = a5
         for j in range(_A):
             s = _U(j * F)
             o = _U((j * Tp + t) * F)
-            if m == 2:
-                for f in range(uF):
-                    a0, a1, a2, a3, a4, a5 = _a2(h[s + f], h[s + row + f])
-                    mf[o + f] = a0
-                    mf[o + pt6 + f] = a1
-                    mf[o + pt62 + f] = a2
-                    mf[o + pt63 + f] = a3
-                    mf[o + pt64 + f] = a4
-                    mf[o + pt65 + f] = a5
-            else:
-                for f in range(uF):
-                    a0, a1, a2, a3, a4, a5 = _a4(h[s + f], h[s + row + f], h[s + row2 + f], h[s + row3 + f])
-                    mf[o + f] = a0
-                    mf[o + pt6 + f] = a1
-                    mf[o + pt62 + f] = a2
-                    mf[o + pt63 + f] = a3
-                    mf[o + pt64 + f] = a4
-                    mf[o + pt65 + f] = a5
+            for f in range(uF):
+                a0, a1, a2, a3, a4, a5 = _a(h[s + f], h[s + row + f], h[s + row2 + f], h[s + row3 + f])
+                mf[o + f] = a0
+                mf[o + pt6 + f] = a1
+                mf[o + pt62 + f] = a2
+                mf[o + pt63 + f] = a3
+                mf[o + pt64 + f] = a4
+                mf[o + pt65 + f] = a5
