@@ -198,7 +198,7 @@ def test_float32_error_measured_against_im2col(rng):
     scale = np.abs(exact).max()
     err_winograd = np.abs(wf.conv2d_forward(x, W, b, g)[0] - exact).max() / scale
     err_im2col = np.abs(fast.conv2d_forward(x, W, b, g)[0] - exact).max() / scale
-    assert err_winograd < 1e-5, err_winograd  # measured 1-2e-6
+    assert err_winograd < 1e-5, err_winograd  # measured 4.1e-6 (F(4x4, 5x5))
     assert err_winograd < 30 * err_im2col, (err_winograd, err_im2col)
 
 

@@ -36,11 +36,12 @@ The right-hand side is this same algorithm run in float64 on absolute values wit
 matrices; ``error_bounds`` computes it, for the gradients too (their ``n`` is in its docstring). For
 float32 and conv2 of the reference network (C = 32) ``gamma_nz = 3.4e-6`` (F(2,5); 4.3e-6 for F(4,5)); im2col's
 bound is ``gamma_{C r^2 + 1} sum |g||d|``, and Winograd's right-hand side is larger by up to the factor above
-(301 for F(4,5)). Measured in float32 (random N(0, 1) inputs, Glorot-scaled kernels, batch 4, error relative to the
+(301 for F(4,5)). Measured in float32 (random N(0, 1) inputs, kernels and output gradients, batch 4, error relative to the
 largest exact value, the fast kernels; ``tests/kernels/test_winograd.py`` tests the bound element-wise and
-the ratio): 5x5 32->64 on 14x14, forward / dx / dW max errors 1.5e-6 / 1.9e-6 / 4.5e-6 (im2col 6.8e-7 /
-2.2e-7 / 3.2e-7); 3x3 32->64 on 16x16, 1.9e-6 / 2.8e-6 / 1.9e-6. The bound is 1e3 to 1e4 times the measured error
-(worst case over signs), and 6e-4 (forward) to 5e-3 (dW) of the largest value.
+the ratio): 5x5 32->64 on 14x14, F(4x4, 5x5), forward / dx / dW max errors 4.1e-6 / 5.1e-6 / 5.8e-6 (im2col
+5.7e-7 / 2.3e-7 / 3.2e-7; F(2x2, 5x5) measured 1.5e-6 / 1.9e-6 / 4.5e-6); on 16x16, 6.7e-6 / 4.4e-6 /
+8.0e-6; 3x3 32->64 on 16x16, F(4x4, 3x3), 2.3e-6 / 2.7e-6 / 1.7e-6. The bound is 1e3 to 1e4 times the
+measured error (worst case over signs), and 6e-4 (3x3 forward) to 1.4e-2 (5x5 dx) of the largest value.
 
 This module is the reference: vectorized NumPy (``einsum`` over all tiles at once), written step by step as
 the formulas above; ``handgrad.kernels.winograd_fast`` computes the same in chunks with numba loops and is
@@ -140,10 +141,11 @@ ALGORITHMS = ("auto", "im2col", "winograd")
 # "auto" takes Winograd from this many input channels on: below, each point's product (T, C) @ (C, F) is too
 # thin for BLAS and the transforms (per tile and channel) outweigh the multiplications saved. Measured by
 # ``python benchmarks/conv_algorithms.py`` (2 cores of an Intel Xeon with AVX-512, batch 64, forward + backward,
-# im2col / Winograd ms): 5x5 32->64 on 14x14: 26.0 / 17.1; 16x16: 36.2 / 24.0; 64->64 on 8x8: 35.7 / 21.6;
-# 16->32 on 14x14: 10.4 / 10.3; 8->32: 5.7 / 8.2; 3->32 on 32x32: 14.1 / 27.3; 3x3 32->64 on 16x16: 15.9 / 12.7;
-# 3x3 16->32: 5.4 / 5.0.
-AUTO_MIN_CHANNELS = 32
+# im2col / Winograd ms): 5x5 32->64 on 14x14: 27.6 / 13.1; 16x16: 36.3 / 12.3; 64->64 on 8x8: 20.5 / 8.3;
+# 16->32 on 14x14: 8.1 / 6.2; 8->32: 5.6 / 5.7; 3->32 on 32x32: 12.9 / 10.2 (with its input gradient; as the
+# reference network's first layer, without one, and with 1 channel, Winograd made the whole training step
+# slower: ``throughput.py --algorithm auto winograd``); 3x3 32->64 on 16x16: 13.1 / 7.2; 3x3 16->32: 5.3 / 4.0.
+AUTO_MIN_CHANNELS = 16
 
 
 def auto_algorithm(kernel_size, stride, C: int, F: int, fast: bool) -> str:

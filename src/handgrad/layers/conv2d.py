@@ -24,7 +24,7 @@ class Conv2D(ParametricLayer):
         activity_regularizer: ``R(y) / N`` on the output ``y`` (after the activation).
         kernel_initializer: default ``"glorot_uniform"`` (Keras's default); bias starts at zero.
         algorithm: ``"auto"`` (default: ``winograd.auto_algorithm``'s rule, Winograd for stride-1 3x3 and 5x5
-            kernels on 32 or more input channels with the numba kernels, else im2col), ``"im2col"`` or
+            kernels on 16 or more input channels with the numba kernels, else im2col), ``"im2col"`` or
             ``"winograd"`` (stride 1, 3x3 or 5x5 kernels only; see ``handgrad.kernels.winograd`` for the
             transforms and their float error). Settable later: ``layer.algorithm = "im2col"``.
         name: see ``Layer``.
