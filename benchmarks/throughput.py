@@ -425,7 +425,8 @@ def main(argv=None):
                 losses.append(f"  {shape_name} batch {batch:3d} {row['algorithm']:8}: {row['losses'][0]:.6f} / "
                               f"{row['losses'][1]:.6f}   ({convs})")
     print("\nimages/s; ratio = handgrad / PyTorch; limit = GEMM peak / FLOPs per image (images/s) of im2col "
-          "convolutions; lim alg = the same with the algorithm's own products (Winograd: alpha^2 per tile, 64 for 5x5, 36 for 3x3)")
+          "convolutions; lim alg = the same with the algorithm's own products (Winograd: alpha^2 per tile, 64 "
+          "for 5x5, 36 for 3x3)")
     print("training loss after the same steps from the same weights (handgrad / PyTorch):", *losses, sep="\n")
     if not args.no_memory:
         print("\nPeak memory, training at batch 128 (MiB, peak RSS of separate processes; step = train - warm):")

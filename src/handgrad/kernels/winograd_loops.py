@@ -4,9 +4,9 @@ The tile transforms, written out, over channels (``winograd_loops8`` has those o
 tiles). Points ``0, +-2, +-1/2`` and infinity; each 1-D transform is written out with its shared sums
 (``_bt``: ``B^T d``, 14 additions and 8 products instead of the 36 multiply-adds of a matrix product;
 ``_b``: ``B v``; ``_at``: ``A^T M``; ``_a``: ``A y``), in the arithmetic type of the data (the constants are
-float32 and exact, so float64 data stays float64). Every output is still a sum of the same terms as the matrix product, in some order, so the error
-bounds of ``handgrad.kernels.winograd`` hold unchanged; ``tests/kernels/test_winograd.py`` checks these
-functions against the matrices.
+float32 and exact, so float64 data stays float64). Every output is still a sum of the same terms as the matrix
+product, in some order, so the error bounds of ``handgrad.kernels.winograd`` hold unchanged;
+``tests/kernels/test_winograd.py`` checks these functions against the matrices.
 
 A 2-D transform is two passes over a tile: rows into a scratch of ``36 * channels`` floats (L1-resident),
 then columns from it. Each pass is one loop over the channels with 6 loads and 6 (or 4) stores per
