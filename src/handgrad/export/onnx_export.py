@@ -14,7 +14,7 @@ import numpy as np
 
 from handgrad._atomic import atomic_write
 from handgrad._validation import check_int
-from handgrad.errors import ArgumentTypeError
+from handgrad.errors import ArgumentError, ArgumentTypeError
 from handgrad.export.extras import require
 from handgrad.export.onnx_graph import Node, OnnxGraph
 from handgrad.sequential import Sequential
@@ -50,7 +50,7 @@ def build(model: Sequential, opset: int = 17, probabilities: bool = False, metad
     newest = onnx.defs.onnx_opset_version()
     opset = check_int("to_onnx", "opset", opset, minimum=MIN_OPSET)
     if opset > newest:
-        raise ValueError(f"to_onnx: opset must be at most {newest} (the newest this onnx {onnx.__version__} "
+        raise ArgumentError(f"to_onnx: opset must be at most {newest} (the newest this onnx {onnx.__version__} "
                          f"knows), got {opset}")
     graph = record(model, probabilities)
     nodes = [helper.make_node(n.op_type, n.inputs, n.outputs, name=n.name, **n.attributes) for n in graph.nodes]
