@@ -444,7 +444,8 @@ def main(argv=None):
     print(f"{args.rounds} interleaved rounds of {args.train_calls} training steps / {args.infer_calls} inference "
           "batches per framework; medians over rounds\n")
     header = (f"{'input':8} {'batch':>5} {'mode':5} {'algorithm':9} {'handgrad':>9} {'PyTorch':>9} {'ratio':>6} "
-              f"{'(range)':>11} {'ORT':>7} {'hg/ORT':>6} {'(range)':>11} {'limit':>7} {'hg %lim':>7} {'pt %lim':>7} {'lim alg':>7} {'hg %alg':>7}   GEMM peak")
+              f"{'(range)':>11} {'ORT':>7} {'hg/ORT':>6} {'(range)':>11} {'limit':>7} {'hg %lim':>7} {'pt %lim':>7} "
+              f"{'lim alg':>7} {'hg %alg':>7}   GEMM peak")
     print(header)
     print("-" * len(header))
     losses, ort_errors = [], []

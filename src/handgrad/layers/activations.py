@@ -39,8 +39,9 @@ class Activation(Layer):
         return {} if self.TORCH_ARG is None else {self.TORCH_ARG: float(getattr(self, self.TORCH_ARG))}
 
     def _onnx(self, graph, x):
-        args = self._export_args()
-        return graph.node(self.ONNX_OP, [x], self.name, **({"alpha": v for v in args.values()}))
+        # ONNX names the one argument alpha: Elu's alpha, LeakyRelu's slope
+        attributes = {} if self.TORCH_ARG is None else {"alpha": float(getattr(self, self.TORCH_ARG))}
+        return graph.node(self.ONNX_OP, [x], self.name, **attributes)
 
     def _torch(self, torch):
         return [getattr(torch.nn, self.TORCH_MODULE)(**self._export_args())]
