@@ -130,3 +130,11 @@ def test_a_layer_named_like_an_output_does_not_clash(tmp_path):
     x = inputs(model, 4)
     assert relative_error(run_onnx(to_onnx(model, tmp_path / "m.onnx"), x)["logits"], model.forward(x)) <= RTOL
     assert onnx_export.record(model).nodes[-1].inputs == ["input_1"]
+
+
+def test_a_float64_model_exports_as_float32(tmp_path):
+    model = trained("reference network, BatchNorm + Dropout", steps=1).astype(np.float64)
+    path = to_onnx(model, tmp_path / "model.onnx")
+    assert {w.data_type for w in onnx.load(path).graph.initializer} == {onnx.TensorProto.FLOAT}
+    x = inputs(model, 3)
+    assert relative_error(run_onnx(path, x)["logits"], model.forward(x.astype(np.float64))) <= RTOL
