@@ -10,11 +10,15 @@ cross-entropy, float32, is built in both frameworks with the same initial weight
 count and the GEMM shapes all follow its layers (``architecture``), so they cannot drift from it. A training
 step is forward + backward + an SGD update with momentum 0.9 by each framework's optimizer, the same formula
 on both sides (``handgrad.optim.Momentum`` and ``torch.optim.SGD``: ``v = 0.9 v + g; p -= lr v``); inference
-is a forward pass (``torch.inference_mode()`` for PyTorch). Both
+is a forward pass (``torch.inference_mode()`` for PyTorch). Inference is also timed in onnxruntime, on the
+file ``handgrad.export.to_onnx`` writes from the same handgrad model (CPU execution provider, its default
+graph optimizations, ``intra_op_num_threads = --threads``): the runtime a user would pick to serve the network;
+``ORT`` and ``hg/ORT`` in the table, its logits' distance to handgrad's below it. All
 run with ``--threads`` threads (default 2): ``torch.set_num_threads``, ``OMP_NUM_THREADS``/``MKL_NUM_THREADS``,
-OpenBLAS (NumPy's BLAS), numba and handgrad's kernel team (``HANDGRAD_NUM_THREADS``), all set before the libraries load.
+OpenBLAS (NumPy's BLAS), numba, onnxruntime's intra-op pool and handgrad's kernel team (``HANDGRAD_NUM_THREADS``),
+all set before the libraries load.
 
-Timing: the two frameworks run in the same process, in alternating blocks of steps (the order swaps every
+Timing: the frameworks run in the same process, in alternating blocks of steps (the order swaps every
 round), so that both see the same machine state; each round gives one images/s figure per framework and
 their ratio; the table shows the medians over the rounds (and the range of the ratio).
 
@@ -45,6 +49,7 @@ import platform
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -175,6 +180,19 @@ def torch_runner(net, x, y):
     return train_step, infer
 
 
+def onnxruntime_runner(model, x, threads, directory):
+    """``(infer, logits)`` for the model exported to ONNX and run by onnxruntime with ``threads`` threads."""
+    from handgrad.export import onnx_export
+    path = onnx_export.to_onnx(model, os.path.join(directory, "reference.onnx"))
+    session = onnx_export.session(path, threads)
+    feed = {onnx_export.INPUT: x}
+
+    def infer():
+        session.run([onnx_export.LOGITS], feed)
+
+    return infer, session.run([onnx_export.LOGITS], feed)[0]
+
+
 # ---------------------------------------------------------------------------------------------- FLOPs and GEMM peak
 def product_shapes(arch, batch):
     """``[(name, M, K, N, in_training, in_inference)]``: the matrix products of one step, im2col convolution."""
@@ -253,9 +271,14 @@ def benchmark(shape_name, batch, args):
     models = {a: handgrad_model(shape, algorithm=a) for a in args.algorithm}  # the same initial weights
     arch = architecture(shape)
     net = torch_model(arch, next(iter(models.values())).get_weights())
+    first = next(iter(models.values()))
+    reference_logits = first.forward(x, training=False)  # before any training step: the weights ORT was given
+    with tempfile.TemporaryDirectory() as directory:
+        ort_infer, ort_logits = onnxruntime_runner(first, x, args.threads, directory)
+    ort_error = float(np.abs(ort_logits - reference_logits).max() / np.abs(reference_logits).max())
     runners = {a: handgrad_runner(m, x, y) for a, m in models.items()}
     th_train, th_infer = torch_runner(net, torch.from_numpy(x.copy()), torch.from_numpy(y))
-    for fn in (*[f for r in runners.values() for f in r], th_train, th_infer):  # warm-up: JIT, allocators, caches
+    for fn in (*[f for r in runners.values() for f in r], th_train, th_infer, ort_infer):  # warm-up: JIT, caches
         for _ in range(3):
             fn()
     peaks = [gemm_peak(arch, batch)]
@@ -263,6 +286,8 @@ def benchmark(shape_name, batch, args):
     for mode, index, calls in (("train", 0, args.train_calls), ("infer", 1, args.infer_calls)):
         fns = {a: r[index] for a, r in runners.items()}
         fns["PyTorch"] = th_train if mode == "train" else th_infer
+        if mode == "infer":
+            fns["onnxruntime"] = ort_infer
         rates = interleaved(fns, batch, calls, args.rounds)
         peaks.append(gemm_peak(arch, batch))  # measured between the timings too: the best of all counts
         for a in runners:
@@ -271,6 +296,10 @@ def benchmark(shape_name, batch, args):
                          "convs": conv_algorithms(models[a]),
                          "handgrad": statistics.median(rates[a]), "PyTorch": statistics.median(rates["PyTorch"]),
                          "ratio": statistics.median(ratios), "ratio_min": min(ratios), "ratio_max": max(ratios)})
+            if mode == "infer":
+                ort_ratios = [h / o for h, o in zip(rates[a], rates["onnxruntime"])]
+                rows[-1].update(ORT=statistics.median(rates["onnxruntime"]), ort_ratio=statistics.median(ort_ratios),
+                                ort_ratio_min=min(ort_ratios), ort_ratio_max=max(ort_ratios), ort_error=ort_error)
     peak, peak_shape = max(peaks)
     losses = {a: (final_loss_handgrad(m, x, y), final_loss_torch(net, x, y)) for a, m in models.items()}
     for row in rows:
@@ -350,6 +379,7 @@ def peak_memory(shape_name):
 # ---------------------------------------------------------------------------------------------- report
 def describe_machine(threads):
     import numpy as np
+    import onnxruntime
     import torch
     cpu = platform.processor() or platform.machine()
     try:
@@ -361,7 +391,8 @@ def describe_machine(threads):
     import handgrad
     from handgrad.kernels import backend
     return (f"CPU: {cpu}, {os.cpu_count()} logical CPUs; threads: {threads} (torch {torch.get_num_threads()}); "
-            f"Python {platform.python_version()}, NumPy {np.__version__}, PyTorch {torch.__version__}; "
+            f"Python {platform.python_version()}, NumPy {np.__version__}, PyTorch {torch.__version__}, "
+            f"onnxruntime {onnxruntime.__version__}; "
             f"handgrad ({os.path.dirname(handgrad.__file__)}) kernels: {backend.active_kernels()}\n"
             f"NumPy's BLAS: {describe_blas()}")
 
@@ -379,6 +410,13 @@ def describe_blas() -> str:
              f"{i.get('num_threads')} threads ({os.path.basename(i.get('filepath', ''))})" for i in blas]
     coretype = os.environ.get("OPENBLAS_CORETYPE")
     return "; ".join(parts) + (f"; OPENBLAS_CORETYPE={coretype}" if coretype else "")
+
+
+def ort_columns(row) -> str:
+    """``ORT hg/ORT (range)`` of an inference row; blanks for training (onnxruntime runs inference only)."""
+    if "ORT" not in row:
+        return f"{'-':>7} {'-':>6} {'':11}"
+    return f"{row['ORT']:7.0f} {row['ort_ratio']:6.2f} {row['ort_ratio_min']:5.2f}-{row['ort_ratio_max']:<5.2f}"
 
 
 def main(argv=None):
@@ -406,17 +444,18 @@ def main(argv=None):
     print(f"{args.rounds} interleaved rounds of {args.train_calls} training steps / {args.infer_calls} inference "
           "batches per framework; medians over rounds\n")
     header = (f"{'input':8} {'batch':>5} {'mode':5} {'algorithm':9} {'handgrad':>9} {'PyTorch':>9} {'ratio':>6} "
-              f"{'(range)':>11} {'limit':>7} {'hg %lim':>7} {'pt %lim':>7} {'lim alg':>7} {'hg %alg':>7}   GEMM peak")
+              f"{'(range)':>11} {'ORT':>7} {'hg/ORT':>6} {'(range)':>11} {'limit':>7} {'hg %lim':>7} {'pt %lim':>7} "
+              f"{'lim alg':>7} {'hg %alg':>7}   GEMM peak")
     print(header)
     print("-" * len(header))
-    losses = []
+    losses, ort_errors = [], []
     for shape_name in args.inputs:
         for batch in args.batches:
             rows = benchmark(shape_name, batch, args)
             for row in rows:
                 print(f"{row['input']:8} {row['batch']:5d} {row['mode']:5} {row['algorithm']:9} {row['handgrad']:9.0f} "
                       f"{row['PyTorch']:9.0f} {row['ratio']:6.2f} {row['ratio_min']:5.2f}-{row['ratio_max']:<5.2f} "
-                      f"{row['limit']:7.0f} {100 * row['handgrad'] / row['limit']:6.0f}% "
+                      f"{ort_columns(row)} {row['limit']:7.0f} {100 * row['handgrad'] / row['limit']:6.0f}% "
                       f"{100 * row['PyTorch'] / row['limit']:6.0f}% {row['limit_alg']:7.0f} "
                       f"{100 * row['handgrad'] / row['limit_alg']:6.0f}%   {row['peak']:.0f} GFLOP/s, "
                       f"{row['peak_shape']}", flush=True)
@@ -424,10 +463,14 @@ def main(argv=None):
                 convs = ", ".join(f"{k}: {v}" for k, v in row["convs"].items())
                 losses.append(f"  {shape_name} batch {batch:3d} {row['algorithm']:8}: {row['losses'][0]:.6f} / "
                               f"{row['losses'][1]:.6f}   ({convs})")
-    print("\nimages/s; ratio = handgrad / PyTorch; limit = GEMM peak / FLOPs per image (images/s) of im2col "
+            ort_errors.append(f"  {shape_name} batch {batch:3d}: {rows[-1]['ort_error']:.1e}")
+    print("\nimages/s; ratio = handgrad / PyTorch; ORT = onnxruntime on the exported file (inference), hg/ORT = "
+          "handgrad / onnxruntime; limit = GEMM peak / FLOPs per image (images/s) of im2col "
           "convolutions; lim alg = the same with the algorithm's own products (Winograd: alpha^2 per tile, 64 "
           "for 5x5, 36 for 3x3)")
     print("training loss after the same steps from the same weights (handgrad / PyTorch):", *losses, sep="\n")
+    print("onnxruntime's logits against handgrad's on the timed batch (max |difference| / max |logit|):", *ort_errors,
+          sep="\n")
     if not args.no_memory:
         print("\nPeak memory, training at batch 128 (MiB, peak RSS of separate processes; step = train - warm):")
         print(f"{'input':8} {'framework':9} {'warm':>7} {'train':>7} {'step':>7}")

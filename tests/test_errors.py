@@ -6,7 +6,8 @@ from handgrad import errors
 
 @pytest.mark.parametrize("cls, builtin", [(errors.ArgumentError, ValueError), (errors.ArgumentTypeError, TypeError),
                                           (errors.ShapeError, ValueError), (errors.NonFiniteError, ValueError),
-                                          (errors.KeyMismatchError, KeyError), (errors.StateError, RuntimeError)])
+                                          (errors.KeyMismatchError, KeyError), (errors.StateError, RuntimeError),
+                                          (errors.MissingExtraError, ImportError)])
 def test_documented_errors_derive_from_the_expected_builtin(cls, builtin):
     assert cls in errors.DOCUMENTED
     assert issubclass(cls, errors.HandgradError) and issubclass(cls, builtin)

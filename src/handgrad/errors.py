@@ -18,6 +18,8 @@ error                   also a        raised when
                                       directly)
 ``KeyMismatchError``    KeyError      a dict of weights lacks keys or has unexpected ones
 ``StateError``          RuntimeError  a method called in the wrong order (``backward`` before ``forward``)
+``MissingExtraError``   ImportError   an optional package is not installed (``onnx`` for ``handgrad.export.to_onnx``);
+                                      the message names the extra to install (``pip install 'handgrad[onnx]'``)
 ======================  ============  ==========================================================================
 
 Any other exception escaping a layer, a ``Sequential`` or a loss is a bug in handgrad
@@ -57,7 +59,12 @@ class StateError(HandgradError, RuntimeError):
     """A method was called in the wrong order, e.g. ``backward`` before ``forward``."""
 
 
-DOCUMENTED = (ArgumentError, ArgumentTypeError, ShapeError, NonFiniteError, KeyMismatchError, StateError)
+class MissingExtraError(HandgradError, ImportError):
+    """An optional dependency is missing; the message names the package and the extra that installs it."""
 
-__all__ = ["DOCUMENTED", "ArgumentError", "ArgumentTypeError", "HandgradError", "KeyMismatchError", "NonFiniteError",
-           "ShapeError", "StateError"]
+
+DOCUMENTED = (ArgumentError, ArgumentTypeError, ShapeError, NonFiniteError, KeyMismatchError, StateError,
+              MissingExtraError)
+
+__all__ = ["DOCUMENTED", "ArgumentError", "ArgumentTypeError", "HandgradError", "KeyMismatchError",
+           "MissingExtraError", "NonFiniteError", "ShapeError", "StateError"]

@@ -1,4 +1,4 @@
-"""The ``handgrad`` command: ``train``, ``evaluate``, ``gradcheck``, ``plot``, ``compare``, ``tune``.
+"""The ``handgrad`` command: ``train``, ``evaluate``, ``gradcheck``, ``plot``, ``compare``, ``tune``, ``export``.
 
 Errors a user can fix (bad flags, missing or unreadable data, a run directory in use or not writable, a damaged
 checkpoint or history, a diverged run) print one line, ``handgrad COMMAND: error: ...``, and exit non-zero
@@ -13,10 +13,10 @@ import re
 import sys
 import traceback
 
-from handgrad.cli import evaluate, gradcheck, plot, train, tune
+from handgrad.cli import evaluate, export, gradcheck, plot, train, tune
 from handgrad.cli.args import Parser
 
-COMMANDS = [train, evaluate, gradcheck, plot, tune]
+COMMANDS = [train, evaluate, gradcheck, plot, tune, export]
 TRACEBACK_ENV = "HANDGRAD_TRACEBACK"
 
 

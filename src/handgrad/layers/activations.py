@@ -11,6 +11,9 @@ Sigmoid     1 / (1 + exp(-x))                            y * (1 - y)
 ==========  ==========================================  ==========================================
 
 Outputs keep the memory layout of the input (``order="K"``), so a channels-last array stays channels-last.
+
+Export: each is one ONNX node of the same name (``Elu``, ``Relu``, ``LeakyRelu``, ``Tanh``, ``Sigmoid``) and
+PyTorch's module of the same name (``nn.ELU``, ``nn.ReLU``, ``nn.LeakyReLU``, ``nn.Tanh``, ``nn.Sigmoid``).
 """
 from __future__ import annotations
 
@@ -23,7 +26,30 @@ from handgrad.layers.base import Layer
 
 
 class Activation(Layer):
-    """An element-wise layer; subclasses write ``_f(x)`` and ``_df_from_y(y)``."""
+    """An element-wise layer; subclasses write ``_f(x)`` and ``_df_from_y(y)``.
+
+    Export: ``ONNX_OP`` (the ONNX operator) and ``TORCH_MODULE`` (the ``torch.nn`` class) with the arguments
+    ``_export_args()`` (``{}``, or ``alpha`` / ``negative_slope``); ``_from_torch`` reads them back.
+    """
+
+    ONNX_OP: str
+    TORCH_ARG: str | None = None  # the one argument, named as torch.nn's module names it (and as handgrad does)
+
+    def _export_args(self) -> dict:
+        return {} if self.TORCH_ARG is None else {self.TORCH_ARG: float(getattr(self, self.TORCH_ARG))}
+
+    def _onnx(self, graph, x):
+        # ONNX names the one argument alpha: Elu's alpha, LeakyRelu's slope
+        attributes = {} if self.TORCH_ARG is None else {"alpha": float(getattr(self, self.TORCH_ARG))}
+        return graph.node(self.ONNX_OP, [x], self.name, **attributes)
+
+    def _torch(self, torch):
+        return [getattr(torch.nn, self.TORCH_MODULE)(**self._export_args())]
+
+    @classmethod
+    def _from_torch(cls, module):
+        args = {} if cls.TORCH_ARG is None else {cls.TORCH_ARG: float(getattr(module, cls.TORCH_ARG))}
+        return cls(**args), {}, {}
 
     def _forward(self, x, training):
         self._y = self._f(x)
@@ -40,6 +66,9 @@ class ELU(Activation):
 
     Forward and backward are the kernel set's ``elu_forward``/``elu_backward`` (one pass each; see the table
     above for the formulas)."""
+
+    ONNX_OP, TORCH_MODULE = "Elu", "ELU"
+    TORCH_ARG = "alpha"
 
     def __init__(self, alpha: float = 1.0, **kwargs):
         super().__init__(**kwargs)
@@ -63,6 +92,8 @@ class ELU(Activation):
 class ReLU(Activation):
     """Rectified linear unit ``max(x, 0)``."""
 
+    ONNX_OP, TORCH_MODULE = "Relu", "ReLU"
+
     def _f(self, x):
         return np.maximum(x, 0, order="K")
 
@@ -75,6 +106,9 @@ class LeakyReLU(Activation):
 
     Args: ``negative_slope=0.3`` (Keras's default; PyTorch uses 0.01), > 0.
     """
+
+    ONNX_OP, TORCH_MODULE = "LeakyRelu", "LeakyReLU"
+    TORCH_ARG = "negative_slope"
 
     def __init__(self, negative_slope: float = 0.3, **kwargs):
         super().__init__(**kwargs)
@@ -90,6 +124,8 @@ class LeakyReLU(Activation):
 class Tanh(Activation):
     """Hyperbolic tangent."""
 
+    ONNX_OP, TORCH_MODULE = "Tanh", "Tanh"
+
     def _f(self, x):
         return np.tanh(x)
 
@@ -99,6 +135,8 @@ class Tanh(Activation):
 
 class Sigmoid(Activation):
     """Logistic sigmoid ``1 / (1 + exp(-x))``, computed without overflow for large ``|x|``."""
+
+    ONNX_OP, TORCH_MODULE = "Sigmoid", "Sigmoid"
 
     def _f(self, x):
         e = np.exp(-np.abs(x))

@@ -21,3 +21,10 @@ class ActivityRegularization(Layer):
 
     def _backward(self, dy, input_grad):
         return dy if input_grad else None
+
+    # Export: the identity. The penalty is a training term; inference graphs carry none.
+    def _onnx(self, graph, x):
+        return graph.node("Identity", [x], self.name)
+
+    def _torch(self, torch):
+        return [torch.nn.Identity()]

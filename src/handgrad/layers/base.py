@@ -189,6 +189,56 @@ class Layer:
         """``R'(y) / N``, to be added to dL/dy before ``backward``."""
         return self.activity_regularizer.grad(y) / y.dtype.type(y.shape[0])
 
+    # ---------------------------------------------------------------- export (handgrad.export)
+    # A layer writes its own inference computation for other frameworks: ``_onnx(graph, x) -> y`` appends ONNX
+    # nodes to a ``handgrad.export.onnx_graph.OnnxGraph`` (tensor names in, the output's name back);
+    # ``_torch(torch) -> [nn.Module, ...]`` returns PyTorch's own modules with this layer's weights and state
+    # (``torch`` is the imported package, handed in: no layer file imports torch). ``TORCH_MODULE`` names the
+    # ``torch.nn`` class that ``_from_torch(module)`` reads back into a new layer (``handgrad.export.from_torch``).
+    TORCH_MODULE: str | None = None
+
+    def to_onnx_nodes(self, graph, x: str) -> str:
+        """Append this layer's inference nodes (``forward(x, training=False)``) to ``graph``; return the name of
+        the output tensor. ``ArgumentError`` naming the layer when it cannot be exported."""
+        self._check_exportable("ONNX", "_onnx")
+        return self._onnx(graph, x)
+
+    def to_torch_modules(self, torch) -> list:
+        """PyTorch modules computing this layer's inference pass, with copies of its weights and state."""
+        self._check_exportable("PyTorch", "_torch")
+        return self._torch(torch)
+
+    def _onnx(self, graph, x):
+        raise NotImplementedError  # refused by _check_exportable before it is reached
+
+    def _torch(self, torch):
+        raise NotImplementedError
+
+    def _check_exportable(self, target: str, method: str) -> None:
+        """Refuse a layer whose class writes no ``method``, or whose ``_forward`` is overridden below the class
+        that wrote it (the export would describe the base class's computation, not this layer's)."""
+        cls = type(self)
+        what = f"layer {self.name!r} ({cls.__name__}) cannot be exported to {target}"
+        if next(c for c in cls.__mro__ if method in vars(c)) is Layer:
+            raise ArgumentError(f"{what}: {cls.__name__} writes no {method} method (see handgrad.layers.base); "
+                                "the layers that can are listed in handgrad.export")
+        # the most derived class that says how it exports (a method, or the attributes a generic method reads)
+        owner = next(c for c in cls.__mro__ if any(n in vars(c) for n in (method, "ONNX_OP", "TORCH_MODULE")))
+        computes = next(c for c in cls.__mro__ if "_forward" in vars(c))
+        if computes is not owner and issubclass(computes, owner):
+            raise ArgumentError(f"{what}: {computes.__name__} overrides _forward but inherits {method} from "
+                                f"{owner.__name__}, which describes {owner.__name__}'s computation; write "
+                                f"{computes.__name__}.{method}")
+        if not self.built:
+            raise ArgumentError(f"{what}: it is not built (put it in a Sequential, or call build)")
+
+    @classmethod
+    def _from_torch(cls, module):
+        """``(layer, params, state)`` for a ``torch.nn`` module of class ``TORCH_MODULE``: a new, unbuilt layer
+        with the module's hyperparameters, and its weights and state as NumPy arrays in handgrad's layouts.
+        ``ArgumentError`` naming the module's setting that handgrad's layer has no equivalent for."""
+        raise NotImplementedError
+
     # ---------------------------------------------------------------- description
     def regularizer_summary(self) -> str:
         parts = [f"{p}:{reg!r}" for p, reg in self.param_regularizers.items()]
@@ -253,6 +303,25 @@ class ParametricLayer(Layer):
         if self.use_bias:
             self.grads["b"] = db
         return dx
+
+    def _built_activation(self):
+        if self.activation is not None and not self.activation.built:  # built by the first forward pass
+            self.activation.build(self.output_shape, dtype=self.dtype)
+        return self.activation
+
+    def _onnx_activate(self, graph, z: str) -> str:
+        """The built-in activation's nodes after the pre-activation tensor ``z`` (none without activation)."""
+        return z if self.activation is None else self._built_activation().to_onnx_nodes(graph, z)
+
+    def _torch_activate(self, torch) -> list:
+        return [] if self.activation is None else self._built_activation().to_torch_modules(torch)
+
+    def _torch_weights(self, torch, module, weight):
+        """Give ``module`` (``nn.Conv2d``, ``nn.Linear``) copies of ``weight`` (in PyTorch's layout) and ``b``."""
+        module.weight = torch.nn.Parameter(torch.from_numpy(np.ascontiguousarray(weight).copy()))
+        if self.use_bias:
+            module.bias = torch.nn.Parameter(torch.from_numpy(self.params["b"].copy()))
+        return module
 
     def astype(self, dtype):
         super().astype(dtype)

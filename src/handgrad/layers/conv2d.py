@@ -104,3 +104,46 @@ class Conv2D(ParametricLayer):
         z, cache = kernels.conv2d_forward(x, self.params["W"], self.params.get("b"), self.geometry)  # (N, F, OH, OW)
         self._cache = (kernels.conv2d_backward, (cache, self.geometry))  # run by ParametricLayer._backward
         return self._activate(z, training)
+
+    # Export: ONNX's ``Conv`` with the padding of ``self.geometry`` (ONNX pads may differ top and bottom) then
+    # the activation, whatever the algorithm (Winograd and im2col compute the same convolution). PyTorch:
+    # ``nn.Conv2d`` with the same padding argument where PyTorch has it ("valid"; "same" at stride 1, which
+    # PyTorch splits as handgrad does, the extra row at the bottom; symmetric ints), else ``nn.ZeroPad2d`` with
+    # the exact padding before an unpadded ``nn.Conv2d``.
+    TORCH_MODULE = "Conv2d"
+
+    def _onnx(self, graph, x):
+        g = self.geometry
+        inputs = [x, graph.weight(f"{self.name}.W", self.params["W"])]
+        if self.use_bias:
+            inputs.append(graph.weight(f"{self.name}.b", self.params["b"]))
+        z = graph.node("Conv", inputs, self.name, kernel_shape=list(self.kernel_size), strides=list(self.stride),
+                       pads=[g.top, g.left, g.bottom, g.right], dilations=[1, 1], group=1)
+        return self._onnx_activate(graph, z)
+
+    def _torch(self, torch):
+        g, pad = self.geometry, []
+        if self.padding == "valid" or (self.padding == "same" and self.stride == (1, 1)):
+            padding = self.padding
+        elif (g.top, g.left) == (g.bottom, g.right):
+            padding = (g.top, g.left)
+        else:
+            padding, pad = 0, [torch.nn.ZeroPad2d((g.left, g.right, g.top, g.bottom))]
+        conv = torch.nn.Conv2d(self.input_shape[0], self.filters, self.kernel_size, stride=self.stride,
+                               padding=padding, bias=self.use_bias)
+        return [*pad, self._torch_weights(torch, conv, self.params["W"]), *self._torch_activate(torch)]
+
+    @classmethod
+    def _from_torch(cls, module):
+        for setting, value, supported in (("dilation", module.dilation, (1, 1)), ("groups", module.groups, 1),
+                                          ("padding_mode", module.padding_mode, "zeros")):
+            if value != supported:
+                raise ArgumentError(f"Conv2D: nn.Conv2d's {setting} must be {supported!r} (the only value Conv2D "
+                                    f"has), got {value!r}")
+        params = {"W": module.weight.detach().cpu().numpy()}  # (F, C, KH, KW): the same layout
+        if module.bias is not None:
+            params["b"] = module.bias.detach().cpu().numpy()
+        padding = module.padding if isinstance(module.padding, str) else tuple(module.padding)
+        layer = cls(module.out_channels, tuple(module.kernel_size), stride=tuple(module.stride), padding=padding,
+                    use_bias=module.bias is not None)
+        return layer, params, {}

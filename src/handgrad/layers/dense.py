@@ -42,3 +42,24 @@ class Dense(ParametricLayer):
         self._cache = (kernels.dense_backward, (x, self.params["W"]))  # run by ParametricLayer._backward
         z = kernels.dense_forward(x, self.params["W"], self.params.get("b"))  # (N, out)
         return self._activate(z, training)
+
+    # Export: ONNX's ``Gemm`` (``x @ W + b``, W as it is) then the activation; ``nn.Linear`` holds ``W.T``.
+    TORCH_MODULE = "Linear"
+
+    def _onnx(self, graph, x):
+        inputs = [x, graph.weight(f"{self.name}.W", self.params["W"])]
+        if self.use_bias:
+            inputs.append(graph.weight(f"{self.name}.b", self.params["b"]))
+        return self._onnx_activate(graph, graph.node("Gemm", inputs, self.name))
+
+    def _torch(self, torch):
+        fan_in, units = self.params["W"].shape
+        linear = torch.nn.Linear(fan_in, units, bias=self.use_bias)
+        return [self._torch_weights(torch, linear, self.params["W"].T), *self._torch_activate(torch)]
+
+    @classmethod
+    def _from_torch(cls, module):
+        params = {"W": module.weight.detach().cpu().numpy().T}  # (in, out)
+        if module.bias is not None:
+            params["b"] = module.bias.detach().cpu().numpy()
+        return cls(module.out_features, use_bias=module.bias is not None), params, {}

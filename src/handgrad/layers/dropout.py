@@ -70,3 +70,17 @@ class Dropout(Layer):
         if not input_grad:
             return None
         return dy if self._scale is None else dy * self._scale
+
+    # Export: ONNX's inference graph has the identity in its place; PyTorch gets ``nn.Dropout(p=rate)`` (the
+    # identity in eval mode; its masks in training mode come from PyTorch's generator, not from ``generator``).
+    TORCH_MODULE = "Dropout"
+
+    def _onnx(self, graph, x):
+        return graph.node("Identity", [x], self.name)
+
+    def _torch(self, torch):
+        return [torch.nn.Dropout(p=self.rate)]
+
+    @classmethod
+    def _from_torch(cls, module):
+        return cls(float(module.p)), {}, {}

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 
+from handgrad.errors import ArgumentError
 from handgrad.layers.base import Layer
 
 
@@ -17,3 +18,19 @@ class Flatten(Layer):
 
     def _backward(self, dy, input_grad):
         return dy.reshape((dy.shape[0], *self.input_shape)) if input_grad else None
+
+    # Export: ONNX's ``Flatten(axis=1)`` and ``nn.Flatten()`` flatten in the same (C-contiguous NCHW) order.
+    TORCH_MODULE = "Flatten"
+
+    def _onnx(self, graph, x):
+        return graph.node("Flatten", [x], self.name, axis=1)
+
+    def _torch(self, torch):
+        return [torch.nn.Flatten()]
+
+    @classmethod
+    def _from_torch(cls, module):
+        if (module.start_dim, module.end_dim) != (1, -1):
+            raise ArgumentError(f"Flatten: only nn.Flatten(start_dim=1, end_dim=-1) has an equivalent, got start_dim="
+                                f"{module.start_dim}, end_dim={module.end_dim}")
+        return cls(), {}, {}

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from handgrad._validation import ShapeError, check_pair
-from handgrad.errors import StateError
+from handgrad.errors import ArgumentError, StateError
 from handgrad.kernels import backend, reference
 from handgrad.kernels.conv_geometry import conv_geometry
 from handgrad.layers.base import Layer
@@ -31,6 +31,29 @@ class _Pool2D(Layer):
         self.geometry = g
         return (C, g.OH, g.OW)
 
+    # Export: ONNX's ``MaxPool`` / ``AveragePool`` and ``nn.MaxPool2d`` / ``nn.AvgPool2d``, without padding and
+    # with the incomplete last windows dropped (``ceil_mode`` off), as here.
+    def _onnx(self, graph, x):
+        return graph.node(self.ONNX_OP, [x], self.name, kernel_shape=list(self.pool_size), strides=list(self.stride))
+
+    def _torch(self, torch):
+        return [getattr(torch.nn, self.TORCH_MODULE)(self.pool_size, stride=self.stride)]
+
+    @classmethod
+    def _from_torch(cls, module):
+        settings = {"padding": (module.padding, 0), "ceil_mode": (module.ceil_mode, False),
+                    **cls._torch_settings(module)}
+        for setting, (value, supported) in settings.items():
+            if value not in (supported, (supported, supported)):
+                raise ArgumentError(f"{cls.__name__}: nn.{cls.TORCH_MODULE}'s {setting} must be {supported!r} (the "
+                                    f"only value {cls.__name__} has), got {value!r}")
+        stride = module.kernel_size if module.stride is None else module.stride
+        return cls(_pair(module.kernel_size), stride=_pair(stride)), {}, {}
+
+
+def _pair(value):
+    return tuple(value) if isinstance(value, (tuple, list)) else value
+
 
 class MaxPool2D(_Pool2D):
     """``y[n, c, oh, ow] = max over the window``; the gradient goes to the first maximum of each window.
@@ -41,6 +64,12 @@ class MaxPool2D(_Pool2D):
 
     Shape: ``(N, C, H, W)`` -> ``(N, C, OH, OW)``, ``OH = (H - PH) // SH + 1``.
     """
+
+    ONNX_OP, TORCH_MODULE = "MaxPool", "MaxPool2d"
+
+    @staticmethod
+    def _torch_settings(module):
+        return {"dilation": (module.dilation, 1), "return_indices": (module.return_indices, False)}
 
     def _forward(self, x, training):
         kernels = backend.fast() or reference  # chosen per call; backward uses the same set
@@ -63,6 +92,12 @@ class AvgPool2D(_Pool2D):
 
     Args and shape as ``MaxPool2D``. NumPy only (not on the reference network's path).
     """
+
+    ONNX_OP, TORCH_MODULE = "AveragePool", "AvgPool2d"
+
+    @staticmethod
+    def _torch_settings(module):  # count_include_pad does not matter without padding
+        return {"divisor_override": (module.divisor_override, None)}
 
     def _forward(self, x, training):
         self._x_shape = x.shape
