@@ -63,7 +63,7 @@ def probe_term(term: str, value: float, doubled: float, batch: int) -> BatchScal
                             f"{name} doubles when the batch is given twice: it is summed over the batch; {fix}",
                             "summed")
     return BatchScaling(term, value, doubled, ratio, False, True,
-                        f"inconclusive: {name} changes by a factor {ratio:.6g} when the same examples are given twice, "
+                        f"{name} changes by a factor {ratio:.6g} when the same examples are given twice, "
                         f"neither 1 (a mean over the batch) nor 2 (a sum): the doubled batch was not computed as two "
                         f"copies of the batch, most likely a dropout mask drawn for the batch's shape (a fixed seed "
                         f"gives a batch of {2 * batch} other masks) or a statistic computed per batch; turn dropout "

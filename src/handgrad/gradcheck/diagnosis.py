@@ -7,8 +7,9 @@ Kinds, tried in this order on the sampled entries ``a`` (yours) and ``n`` (numer
   *clean* when ``||a - k n|| <= 1e-3 ||a||``;
 - ``scaled``: a clean fit with ``k`` recognised as ``N`` (the batch size), ``1/N``, ``2`` or ``1/2`` (within 1e-3
   relative), or any clean ``k`` far from 1 (``|k - 1| > 0.1``);
-- ``partial``: ``k`` near 1 (``|k - 1| <= 0.1``), clean or not: most of the gradient is right and a part is
-  missing or wrong (e.g. what a penalized layer above sends down, or one branch of the backward pass);
+- ``partial``: ``k`` near 1 (``|k - 1| <= 0.1``) with a residual of at most 0.5 ``||a||``, clean or not: most of
+  the gradient is right and a part is missing or wrong (e.g. what a penalized layer above sends down, or one
+  branch of the backward pass);
 - ``wrong``: anything else (including a gradient where the term has none).
 
 Each diagnosis comes with one sentence saying what to fix, worded for the term checked: the data loss, a
@@ -24,6 +25,7 @@ import numpy as np
 RESIDUAL = 1e-3  # ||a - k n|| / ||a|| below this: a clean multiple (finite differences are good to ~1e-7)
 MATCH = 1e-3  # relative distance of k from a recognised factor
 NEAR = 0.1  # |k - 1| up to this: not a factor but a part of the gradient missing or wrong
+PARTIAL = 0.5  # ... when the residual ||a - k n|| / ||a|| is at most this: most of it is right
 
 
 @dataclass(frozen=True)
@@ -69,11 +71,12 @@ def diagnose_entries(parameter: str, term: str, analytic, numerical, batch: int)
         return Diagnosis("missing", 0.0, f"{what} is missing: yours is zero where the numerical gradient is not "
                                          f"(it never reaches {parameter}); {_missing_fix(kind, parameter)}")
     k = float(a @ n / (n @ n))
-    clean = np.linalg.norm(a - k * n) <= RESIDUAL * na
+    residual = float(np.linalg.norm(a - k * n)) / na
+    clean = residual <= RESIDUAL
     if clean and _close(k, -1.0):
         return Diagnosis("sign", -1.0, f"{what} has the wrong sign: yours = -1 x numerical; gradient descent would "
                                        f"increase this term: flip the sign where it enters")
-    if abs(k - 1.0) <= NEAR:
+    if abs(k - 1.0) <= NEAR and residual <= PARTIAL:
         return Diagnosis("partial", k, f"{what} is partly wrong (best fit {k:.4g} x numerical"
                                        f"{'' if clean else ', with a residual'}): most of it is right; a part is "
                                        f"missing, {_partial_hint(kind, parameter)}")

@@ -169,7 +169,11 @@ class DoctorReport(GradcheckReport):
         failures = self.failures() + (self.randomized.failures() if self.randomized is not None else [])
         total = len(self.checks) + (len(self.randomized.checks) if self.randomized is not None else 0)
         points = " at both points" if self.randomized is not None else ""
-        if self.passed:
+        unsure = [b.term for b in self.inconclusive_probes()]
+        if self.passed and unsure:
+            lines.append(f"PASS: every check{points}; the batch-scaling probe is inconclusive for "
+                         f"{', '.join(unsure)} (see above) ({self.elapsed:.2f} s)")
+        elif self.passed:
             lines.append(f"PASS: every check{points} and the batch-scaling probe ({self.elapsed:.2f} s)")
         else:
             lines.append(f"FAIL: {len(failures)} of {total} checks{points} and {len(bad_probes)} of "
@@ -390,8 +394,9 @@ def locate(rows, order) -> list[str]:
     """Where the backward pass goes wrong, per term: with the parameters in forward ``order``, every
     informative row above some point passes and every one below fails."""
     lines = []
-    for term in dict.fromkeys(r.check.term for r in rows):
-        if term == "total":
+    terms = list(dict.fromkeys(r.check.term for r in rows))
+    for term in terms:
+        if term == "total" and len(terms) > 1:  # the total is explained by its terms
             continue
         by_name = {r.check.parameter: r for r in rows if r.check.term == term and r.informative}
         seq = [(n, by_name[n].check.passed) for n in order if n in by_name]
@@ -404,7 +409,7 @@ def locate(rows, order) -> list[str]:
         upper, lower = seq[split][0], seq[split - 1][0]
         if _layer(lower) != _layer(upper):  # name the lower layer by its first parameter (W1 for b1)
             lower = next(n for n in order if _layer(n) == _layer(lower))
-        what = "" if term == "data" else f" of the {term} term"
+        what = "" if term in ("data", "total") else f" of the {term} term"
         lines.append(f"the backward pass{what} goes wrong between {upper} and {lower}: every parameter from {upper} "
                      f"up passes, every one below fails; look at a layer without parameters there (pooling, "
                      f"activation, normalization, dropout) or the input gradient (dx) of {upper}'s layer")

@@ -17,8 +17,10 @@ at ``h = eps`` and at the smaller step ``h = SMALL * eps``:
   on a kink, the analytic value ``a`` passes (``KINK``) when it lies between the smallest and the largest of the
   four one-sided derivatives, within the tolerance: with a kink at ``p + d`` (``0 < d < eps``) the derivative
   at ``p`` is the slope on the left, which is ``backward`` up to ``O(h F'')``, while ``forward`` mixes both
-  slopes. A wrong value outside that range still fails (``FAIL``), as does any disagreement where ``F`` is
-  smooth.
+  slopes. It passes too when the central difference moves with the step (by more than the check's tolerance
+  and round-off) and the one at ``SMALL * eps``, free of a kink lying between ``SMALL * eps`` and ``eps``,
+  agrees with it within its own round-off (``1/SMALL`` times the noise floor). A wrong value outside that
+  range still fails (``FAIL``), as does any disagreement where ``F`` is smooth.
 
 API (stable; also used by the per-layer checker):
 
@@ -125,6 +127,10 @@ def classify(analytic: float, sides: Sides, tol: float, atol: float) -> Verdict:
     kink = (disagree and not smooth) or not _agrees(central, central_small, tol, atol_small)
     if _agrees(a, central, tol, atol):
         return Verdict(PASS, kink, low, high, central)
+    if _agrees(a, central_small, tol, atol_small) and not _agrees(central, central_small, tol, atol):
+        # the central difference moves with the step and the smaller one, free of what lies between
+        # SMALL * eps and eps, agrees with yours (within its own round-off)
+        return Verdict(KINK, True, low, high, central_small)
     if not kink:
         return Verdict(FAIL, False, low, high, central)
     numerical = central_small if abs(fwd_s - bwd_s) < abs(fwd - bwd) else central
