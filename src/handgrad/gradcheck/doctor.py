@@ -274,8 +274,11 @@ def _run(user, x, y, terms, samples, eps, tol, seed, probe, randomize, order, st
         x2, y2 = doubled_batch(x, y)
         doubled = [user.evaluate(x2, y2, c, want_grads=False)[0] for c in settings]
         doubled_terms = [doubled[0]] + [v - doubled[0] for v in doubled[1:]]
+        backwards = [user.evaluate(x[::-1], y[::-1], c, want_grads=False)[0] for c in settings]
+        backwards_terms = [backwards[0]] + [v - backwards[0] for v in backwards[1:]]
         probed = labels[:-1] if terms else labels
-        scaling = [probe_term(label, v, d, batch) for label, v, d in zip(probed, term_values, doubled_terms)]
+        scaling = [probe_term(label, v, d, batch, r)
+                   for label, v, d, r in zip(probed, term_values, doubled_terms, backwards_terms)]
 
     second = None
     if randomized_names:
