@@ -490,6 +490,12 @@ def _notes(user, eps) -> tuple[list[str], bool]:
     elif returned:
         notes.append(f"float32: {', '.join(returned)} returned in float32: their entries carry a relative error "
                      f"of ~6e-8 before any check; return float64")
+    if user.float32_params and not notes:
+        notes.append(f"float32: {user.function_name}'s parameters are float32 ({', '.join(user.float32_params)}; "
+                     f"CS231n's default dtype=np.float32); the check ran on float64 copies, as finite differences "
+                     f"need, so it proves the math of your gradients; training in float32 adds a relative error of "
+                     f"~6e-8 per operation that the check does not see (pass dtype=np.float64 to check exactly what "
+                     f"you run)")
     if user.wrote_into:
         notes.append(f"{user.function_name} wrote into its inputs ({', '.join(sorted(user.wrote_into))}): handgrad "
                      f"gives it fresh copies at every call, so the check is unaffected, but code that changes its "
