@@ -30,14 +30,8 @@ import numpy as np
 
 from handgrad.gradcheck.batch_probe import BatchScaling, doubled_batch, probe_term
 from handgrad.gradcheck.diagnosis import diagnose_entries, float32_diagnosis
-from handgrad.gradcheck.kinks import KINK, KINK_CAUSE, classify, evaluate_sides
-from handgrad.gradcheck.numerical import (
-    central_differences,
-    noise_floor,
-    relative_error,
-    sample_indices,
-    validate_options,
-)
+from handgrad.gradcheck.kinks import KINK, KINK_CAUSE, central_with_sides, classify, evaluate_sides
+from handgrad.gradcheck.numerical import noise_floor, relative_error, sample_indices, validate_options
 from handgrad.gradcheck.report import Check, GradcheckReport
 from handgrad.gradcheck.targets import UserCodeError, make_target
 
@@ -350,14 +344,14 @@ class _Point:
             array = user.base[name]
             largest = [int(np.argmax(np.abs(analytic[t][name]))) for t in labels]
             indices = sample_indices(array.shape, samples, rng, must_include=largest)
-            numerical = central_differences(self.evaluate, array, indices, eps)  # (entries, settings)
+            numerical, plus, minus = central_with_sides(self.evaluate, array, indices, eps)  # (entries, settings)
             if terms:
                 numerical = np.column_stack([numerical, numerical.sum(axis=1)])  # + total
             a = np.array([[analytic[t][name][i] for t in labels] for i in indices])  # (entries, labels)
             bad = ~((relative_error(a, numerical) <= tol) | (np.abs(a - numerical) <= np.array(floors)))
             kink_pass, kink_seen = np.zeros(a.shape, bool), np.zeros(a.shape, bool)
             for r in np.flatnonzero(bad.any(axis=1)):  # only failing entries cost the four extra evaluations
-                sides = evaluate_sides(self.evaluate, array, indices[r], eps, center)
+                sides = evaluate_sides(self.evaluate, array, indices[r], eps, center, plus[r], minus[r])
                 for j, term in enumerate(labels):
                     one = sides.sum() if term == "total" and terms else sides.column(j)
                     verdict = classify(a[r, j], one, tol, floors[j])

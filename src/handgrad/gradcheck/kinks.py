@@ -26,7 +26,8 @@ API (stable; also used by the per-layer checker):
 
 - ``Sides``: ``F`` at ``p``, ``p +- eps`` and ``p +- SMALL * eps`` (floats, or 1-D arrays of several
   quantities evaluated together, e.g. every loss term); ``Sides.column(j)``/``Sides.sum()`` select.
-- ``evaluate_sides(evaluate, array, index, eps, center)``: perturbs ``array[index]`` in place (restored).
+- ``evaluate_sides(evaluate, array, index, eps, center, plus=None, minus=None)``: perturbs ``array[index]``
+  in place (restored); ``central_with_sides`` computes central differences keeping ``plus``/``minus``.
 - ``classify(analytic, sides, tol, atol) -> Verdict`` (``PASS``, ``KINK`` or ``FAIL``, with the range).
 - ``KINK_CAUSE``: the sentence reports use to say why entries sit on kinks.
 """
@@ -78,16 +79,39 @@ class Sides:
                 (self.plus_small - self.center) / h, (self.center - self.minus_small) / h)
 
 
-def evaluate_sides(evaluate, array: np.ndarray, index, eps: float, center) -> Sides:
+def evaluate_sides(evaluate, array: np.ndarray, index, eps: float, center, plus=None, minus=None) -> Sides:
     """``Sides`` of ``evaluate()`` (a float or a 1-D array) with respect to ``array[index]``; ``center`` is
-    ``evaluate()`` at the unperturbed point (the same for every entry). ``array`` is restored."""
+    ``evaluate()`` at the unperturbed point (the same for every entry); ``plus``/``minus``, when given, are
+    ``evaluate()`` at ``p +- eps`` already computed (by the central difference), saving two evaluations.
+    ``array`` is restored."""
     original = array[index]
+    known = {eps: plus, -eps: minus}
     values = []
     for step in (eps, -eps, SMALL * eps, -SMALL * eps):
+        if known.get(step) is not None:
+            values.append(np.asarray(known[step], dtype=np.float64))
+            continue
         array[index] = original + step
         values.append(np.asarray(evaluate(), dtype=np.float64))
     array[index] = original
     return Sides(eps, np.asarray(center, dtype=np.float64), *values)
+
+
+def central_with_sides(evaluate, array: np.ndarray, indices, eps: float):
+    """Central differences like ``numerical.central_differences`` (shape ``(len(indices), ...)``), and the
+    values at ``p +- eps`` of each entry, to hand to ``evaluate_sides`` for the entries that need it."""
+    out, plus_values, minus_values = [], [], []
+    for index in indices:
+        original = array[index]
+        array[index] = original + eps
+        plus = np.asarray(evaluate(), dtype=np.float64)
+        array[index] = original - eps
+        minus = np.asarray(evaluate(), dtype=np.float64)
+        array[index] = original
+        out.append((plus - minus) / (2 * eps))
+        plus_values.append(plus)
+        minus_values.append(minus)
+    return np.array(out), plus_values, minus_values
 
 
 @dataclass(frozen=True)
