@@ -1,10 +1,12 @@
 """The gradient doctor on CS231n students' code as they write it (``tests/gradcheck/cs231n``): correct code at
 the course's own settings (``weight_scale=1e-3``) raises no alarm, kinks are reported as kinks, and every
 planted bug gets the right verdict in the right place."""
+import json
+
 import numpy as np
 import pytest
 
-from handgrad.gradcheck import diagnose
+from handgrad.gradcheck import UserCodeError, diagnose
 from tests.gradcheck.cs231n.classifiers.cnn import ThreeLayerConvNet
 from tests.gradcheck.cs231n.classifiers.fc_net import FullyConnectedNet
 
@@ -214,3 +216,20 @@ def test_the_seeds_mistake_at_weight_scale_1e3_has_no_phantom_over_initializatio
         for point in (report, report.randomized):
             assert {(c.parameter, c.term): c.diagnosis for c in point.failures()} == {
                 ("b1", "activity"): "missing", ("b1", "total"): "missing"}, str(report)
+
+
+def test_unseeded_dropout_is_refused_clearly():
+    x, y = vectors(5)
+    model = FullyConnectedNet([6, 5], input_dim=12, num_classes=5, dropout=0.5, dtype=np.float64)  # no seed
+    with pytest.raises(UserCodeError, match="is not deterministic.*dropout or random sampling"):
+        diagnose(model, x, y, verbose=False)
+
+
+def test_the_json_report_holds_both_points_the_place_and_the_kinks():
+    x, y = images(7)
+    data = diagnose(convnet(seed=1, pool=3, pool_stride=2, bugs=["pool_assign"]), x, y, verbose=False).to_dict()
+    assert data["passed"] is False and data["locations"][0].startswith("the backward pass goes wrong between W2")
+    assert data["randomized"]["names"] == ["b1", "b2", "b3"] and data["randomized"]["passed"] is False
+    assert isinstance(data["kinks"], int) and all(isinstance(c["kinks"], list) for c in data["checks"])
+    assert data["batch_scaling"][0]["verdict"] == "ok"
+    json.dumps(data)  # plain JSON types only
