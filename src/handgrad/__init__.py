@@ -25,4 +25,5 @@ __version__ = "0.1.0"
 
 __all__ = ["ELU", "L1", "L1L2", "L2", "ActivityRegularization", "AvgPool2D", "BatchNorm1D", "BatchNorm2D", "Conv2D",
            "Dense", "Dropout", "Flatten", "GroupNorm", "LayerNorm", "LeakyReLU", "LossTerms", "MaxPool2D", "ReLU",
-           "Sequential", "Sigmoid", "Tanh", "datasets", "errors", "gradcheck", "initializers", "layers", "models", "optim", "regularizers"]
+           "Sequential", "Sigmoid", "Tanh", "datasets", "errors", "gradcheck", "initializers", "layers", "models",
+           "optim", "regularizers"]

@@ -94,8 +94,9 @@ def test_usable_from_a_model_file(tmp_path):
     path = tmp_path / "net.py"
     path.write_text("import handgrad as hg\n\n"
                     "def net(input_shape, num_classes):\n"
-                    "    return hg.Sequential([hg.Conv2D(4, 3), hg.GroupNorm(2), hg.ELU(), hg.Flatten(), hg.LayerNorm(),\n"
-                    "                          hg.Dense(num_classes)], input_shape=input_shape, seed=0)\n")
+                    "    layers = [hg.Conv2D(4, 3), hg.GroupNorm(2), hg.ELU(), hg.Flatten(), hg.LayerNorm(),\n"
+                    "              hg.Dense(num_classes)]\n"
+                    "    return hg.Sequential(layers, input_shape=input_shape, seed=0)\n")
     model = build(path, "net", (1, 6, 6), 5)
     assert model.forward(np.zeros((2, 1, 6, 6), np.float32)).shape == (2, 5)
 
