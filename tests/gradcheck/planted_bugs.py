@@ -23,7 +23,8 @@ BUGS = {
         [("dx = gamma / (N * std) * (N * dout - dbeta - x_hat * dgamma)", "dx = gamma / std * dout")],
         {"batchnorm_alt": {"dx": "batch_stats_constant"}, "spatial_batchnorm": {"dx": "batch_stats_constant"}}),
     "conv_flipped_kernel": (
-        [("out[n, f, i, j] = np.sum(window * w[f]) + b[f]", "out[n, f, i, j] = np.sum(window * w[f, :, ::-1, ::-1]) + b[f]"),
+        [("out[n, f, i, j] = np.sum(window * w[f]) + b[f]",
+          "out[n, f, i, j] = np.sum(window * w[f, :, ::-1, ::-1]) + b[f]"),
          ("dw[f] += window * dout[n, f, i, j]", "dw[f] += (window * dout[n, f, i, j])[:, ::-1, ::-1]"),
          ("+= w[f] * dout[n, f, i, j]", "+= w[f, :, ::-1, ::-1] * dout[n, f, i, j]")],
         {"conv": {"out": "flipped_kernel"}}),
