@@ -78,8 +78,8 @@ def test_gradient_n_times_too_large_is_scaled_by_n(n):
     for name in ("W1", "b1", "W2", "b2"):
         check = report.get(name, "activity")
         assert check.diagnosis == "scaled" and check.scale == pytest.approx(n, rel=1e-4)
-        assert f"N = {n} times too large: the gradient sums the penalty over the batch while the loss averages" \
-               in check.message
+        assert f"N = {n} times too large: the gradient sums the activity penalty over the batch while the loss " \
+               f"averages" in check.message
         assert report.get(name, "total").diagnosis is not None  # the total fails too, explained by the term
     assert failing(report, "data") == [] and failing(report, "weight") == []
 

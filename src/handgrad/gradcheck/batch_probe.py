@@ -3,8 +3,12 @@
 Each term is evaluated on the batch ``(x, y)`` and on the same batch given twice
 (``concat(x, x)``, ``concat(y, y)``). A mean data loss, a weight penalty and a Keras-style activity penalty
 ``R(y) / N`` are unchanged (ratio 1); a term summed over the batch doubles (ratio 2): its strength grows with
-the batch size, which a gradient check cannot see when the loss and its gradient both sum it. Any ratio but 1
-fails.
+the batch size, which a gradient check cannot see when the loss and its gradient both sum it.
+
+Verdicts: a ratio within round-off of 1 passes (``"ok"``); within round-off of 2 fails (``"summed"``); anything
+else is ``"inconclusive"``, not a failure: the doubled batch did not repeat the same computation, because
+something is drawn or computed per batch (a dropout mask of the batch's shape, even with a fixed seed; a
+per-batch statistic). The advice is then to turn such layers off for the check.
 """
 from __future__ import annotations
 
@@ -24,8 +28,9 @@ class BatchScaling:
     doubled: float
     ratio: float | None  # doubled / value (None when the term is 0 on the batch)
     summed_over_batch: bool
-    passed: bool
+    passed: bool  # True for "ok" and "inconclusive"
     message: str
+    verdict: str = "ok"  # "ok", "summed", "inconclusive", "fail" (a term that is 0 on one batch only)
 
 
 def doubled_batch(x, y):
@@ -38,9 +43,11 @@ def probe_term(term: str, value: float, doubled: float, batch: int) -> BatchScal
     """Classify one term from its value on the batch and on the batch given twice."""
     name = {"data": "the data loss", "total": "the total loss"}.get(term, f"the {term} penalty")
     if value == 0.0:
-        return BatchScaling(term, value, doubled, None, False, doubled == 0.0,
-                            f"{name} is 0 on this batch: its batch scaling cannot be probed" if doubled == 0.0 else
-                            f"{name} is 0 on the batch but {doubled:.6g} on the batch given twice")
+        if doubled == 0.0:
+            return BatchScaling(term, value, doubled, None, False, True,
+                                f"{name} is 0 on this batch: its batch scaling cannot be probed")
+        return BatchScaling(term, value, doubled, None, False, False,
+                            f"{name} is 0 on the batch but {doubled:.6g} on the batch given twice", "fail")
     ratio = doubled / value
     if abs(ratio - 1.0) <= RATIO_TOL:
         return BatchScaling(term, value, doubled, ratio, False, True,
@@ -53,7 +60,12 @@ def probe_term(term: str, value: float, doubled: float, batch: int) -> BatchScal
             fix = (f"at batch {batch} this penalty is {batch} times stronger than its coefficient says, at batch "
                    f"64, 64 times; Keras divides by N: divide the penalty and its gradient by N")
         return BatchScaling(term, value, doubled, ratio, True, False,
-                            f"{name} doubles when the batch is given twice: it is summed over the batch; {fix}")
-    return BatchScaling(term, value, doubled, ratio, False, False,
-                        f"{name} changes by a factor {ratio:.6g} when the same examples are given twice: its strength "
-                        f"depends on the batch size (a mean over the batch is unchanged, a sum doubles)")
+                            f"{name} doubles when the batch is given twice: it is summed over the batch; {fix}",
+                            "summed")
+    return BatchScaling(term, value, doubled, ratio, False, True,
+                        f"{name} changes by a factor {ratio:.6g} when the same examples are given twice, "
+                        f"neither 1 (a mean over the batch) nor 2 (a sum): the doubled batch was not computed as two "
+                        f"copies of the batch, most likely a dropout mask drawn for the batch's shape (a fixed seed "
+                        f"gives a batch of {2 * batch} other masks) or a statistic computed per batch; turn dropout "
+                        f"off for the check (e.g. dropout=1 or 0, whichever means none) to probe the batch scaling",
+                        "inconclusive")

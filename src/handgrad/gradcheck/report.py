@@ -33,20 +33,27 @@ class Check:
     diagnosis: str | None = None  # failing rows of ``diagnose``: "missing", "scaled", "sign", "wrong", "float32"
     scale: float | None = None  # k in "yours = k x numerical" ("scaled", "sign"; 0 for "missing")
     message: str = ""  # one sentence saying what to fix
+    kinks: tuple = ()  # indices of entries that sat on a kink and passed there (``kinks.py``): shown as "kink"
 
     @classmethod
-    def from_samples(cls, parameter, term, indices, analytic, numerical, tol, atol, keep=3):
-        """Entry ``i`` passes when ``rel_error[i] <= tol`` or ``|analytic[i] - numerical[i]| <= atol``."""
+    def from_samples(cls, parameter, term, indices, analytic, numerical, tol, atol, keep=3, kinks=None):
+        """Entry ``i`` passes when ``rel_error[i] <= tol`` or ``|analytic[i] - numerical[i]| <= atol``, or when
+        ``kinks[i]`` (a boolean per entry: it sat on a kink and the analytic value lies between the one-sided
+        derivatives). ``max_rel_error`` and ``worst`` are over the other entries (all of them when every
+        entry is a kink)."""
         analytic, numerical = np.asarray(analytic, np.float64), np.asarray(numerical, np.float64)
+        kinked = np.zeros(len(indices), bool) if kinks is None else np.asarray(kinks, bool)
         rel = relative_error(analytic, numerical)
         within_tol = rel <= tol
         within_floor = np.abs(analytic - numerical) <= atol
-        order = np.argsort(-rel, kind="stable")[:keep]
+        shown = ~kinked if (~kinked).any() else np.ones_like(kinked)
+        order = [i for i in np.argsort(-rel, kind="stable") if shown[i]][:keep]
         worst = [Entry(indices[i], float(analytic[i]), float(numerical[i]), float(rel[i])) for i in order]
-        max_rel = float(rel.max()) if len(rel) else 0.0
-        passed = bool(np.all(within_tol | within_floor))
+        max_rel = float(rel[~kinked].max()) if (~kinked).any() else 0.0
+        passed = bool(np.all(within_tol | within_floor | kinked))
         return cls(parameter, term, max_rel, passed, len(indices), float(atol),
-                   int(np.sum(~within_tol & within_floor)), worst)
+                   int(np.sum(~within_tol & within_floor & ~kinked)), worst,
+                   kinks=tuple(indices[i] for i in np.flatnonzero(kinked & ~within_tol & ~within_floor)))
 
 
 class GradcheckReport:
@@ -94,6 +101,7 @@ class GradcheckReport:
                 "checks": [{"parameter": c.parameter, "term": c.term, "max_rel_error": c.max_rel_error,
                             "passed": c.passed, "checked": c.checked, "atol": c.atol, "on_floor": c.on_floor,
                             "diagnosis": c.diagnosis, "scale": c.scale, "message": c.message,
+                            "kinks": [list(i) for i in c.kinks],
                             "worst": [e.__dict__ for e in c.worst]} for c in self.checks]}
 
     def table_lines(self) -> list[str]:
@@ -111,9 +119,12 @@ class GradcheckReport:
                 if c is None:
                     cells.append("")
                     continue
-                mark = "FAIL" if not c.passed else ("ok*" if c.on_floor else "ok")
+                mark = "FAIL" if not c.passed else ("kink" if c.kinks else "ok*" if c.on_floor else "ok")
                 cells.append(f"{c.max_rel_error:.1e} {mark.ljust(4)}")
             lines.append(p.ljust(name_w) + "".join(cell.rjust(cell_w) for cell in cells))
+        if any(c.kinks for c in self.checks):
+            lines.append("kink: entries whose central difference straddles a non-differentiable point pass when your "
+                         "value lies between the one-sided derivatives (see below)")
         if any(c.on_floor for c in self.checks):
             lines.append("ok*: entries above the tolerance differ by less than the finite-difference noise floor "
                          "(1e-15 * max(1, |loss|) / eps) and pass")
