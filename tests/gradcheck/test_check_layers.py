@@ -8,6 +8,7 @@ import pytest
 
 from handgrad.cli import main
 from handgrad.gradcheck import check_layers
+from handgrad.gradcheck.layers_doctor.differences import gradient, settle_kinks
 from tests.gradcheck.planted_bugs import BUGS, CORRECT, planted
 
 ALL = ["affine", "relu", "conv", "conv_fast", "max_pool", "max_pool_fast", "batchnorm", "batchnorm_alt",
@@ -85,7 +86,8 @@ def test_a_file_that_does_not_import_is_one_error_naming_file_and_line(tmp_path,
 
 
 def test_a_raising_function_is_a_per_layer_error_and_the_others_are_checked(tmp_path):
-    text = CORRECT.read_text().replace("    dx = dout * (x > 0)\n", "    dx = dout * (x > 0)\n    raise SystemExit(3)\n")
+    text = CORRECT.read_text().replace("    dx = dout * (x > 0)\n",
+                                       "    dx = dout * (x > 0)\n    raise SystemExit(3)\n")
     path = tmp_path / "layers.py"
     path.write_text(text)
     line = text.splitlines().index("    raise SystemExit(3)") + 1
@@ -122,3 +124,36 @@ def test_cli_flag_errors(tmp_path, capsys):
     assert "no layer named convv; found: affine, relu" in capsys.readouterr().err
     assert main(["gradcheck", "--only", "conv"]) == 1
     assert "--only applies to --user-layers" in capsys.readouterr().err
+
+
+def test_kinks_of_a_forward_are_settled_as_in_the_model_doctor():
+    """An entry 1e-7 above ReLU's kink: the central difference is ~0.55; the derivative there, 1, is accepted by
+    the one-sided derivatives (the step 1e-7 stays clear of the kink); 0 and 3 are not."""
+    x = np.array([[0.5, 1e-7, -0.7]])
+
+    def evaluate():
+        return float(np.sum(np.maximum(x, 0)))
+
+    numerical = gradient(evaluate, x)
+    assert abs(numerical[0, 1] - 0.55) < 0.01
+    for analytic, settled in ((1.0, 1), (0.0, 0), (3.0, 0)):
+        fixed, count = settle_kinks(evaluate, x, np.array([[1.0, analytic, 0.0]]), numerical)
+        assert count == settled and (fixed[0, 1] == analytic) == bool(settled)
+    np.testing.assert_array_equal(x, [[0.5, 1e-7, -0.7]])  # restored
+
+
+def test_another_students_file_passes_and_its_published_bug_is_found_through_the_adapter():
+    """tests/gradcheck/cs231n/layers.py (written for the model doctor, with other helpers and vectorized
+    layers): no false alarm; its ``bug="assign"`` max-pool backward, checked through the adapter, is."""
+    from tests.gradcheck.cs231n import layers as other
+
+    report = check_layers(other, verbose=False)
+    assert report.passed, str(report)
+    assert {"conv_fast", "max_pool_fast", "batchnorm", "dropout", "softmax_loss"} <= {r.layer for r in report.layers}
+
+    def assign(dout, cache):
+        return other.max_pool_backward_fast(dout, cache, bug="assign")
+
+    report = check_layers(None, verbose=False,
+                          layers={"pool": (other.max_pool_forward_fast, assign, "cs231n_max_pool")})
+    assert {(f.output, f.diagnosis) for f in report.get("pool").failures} == {("dx", "overlap")}
