@@ -49,6 +49,35 @@ BUGS = {
         [("running_mean = momentum * running_mean + (1 - momentum) * mu",
           "running_mean = (1 - momentum) * running_mean + momentum * mu")],
         {"batchnorm": RUNNING, "batchnorm_alt": RUNNING, "spatial_batchnorm": RUNNING}),
+    # beyond the ten of the issue: the other diagnoses
+    "layernorm_dx_without_gamma": (
+        [("    dx_hat = dout * gamma\n    dx = (D", "    dx_hat = dout\n    dx = (D")],
+        {"layernorm": {"dx": "gamma_missing"}}),
+    "groupnorm_dx_without_gamma": (
+        [("dx_hat = (dout * gamma).reshape(N, G, -1)", "dx_hat = dout.reshape(N, G, -1)")],
+        {"spatial_groupnorm": {"dx": "gamma_missing"}}),
+    "conv_stride_ignored_in_rows": (
+        [("window = x_pad[n, :, i * stride:i * stride + HH, j * stride:j * stride + WW]\n"
+          "                    out[n, f, i, j]",
+          "window = x_pad[n, :, i:i + HH, j * stride:j * stride + WW]\n                    out[n, f, i, j]")],
+        {"conv": {"out": "padding_or_stride", "dx": "padding_or_stride", "dw": "padding_or_stride"}}),
+    "conv_output_size_without_padding": (
+        [("    F, _, HH, WW = w.shape\n    H_out = 1 + (H + 2 * pad - HH) // stride",
+          "    F, _, HH, WW = w.shape\n    H_out = 1 + (H - HH) // stride")],
+        {"conv": {"out": "shape"}}),
+    "conv_db_missing": (
+        [("    db = np.sum(dout, axis=(0, 2, 3))\n", "    db = np.zeros(F)\n")],
+        {"conv": {"db": "missing"}}),
+    "relu_backward_sign": (
+        [("    dx = dout * (x > 0)\n", "    dx = -dout * (x > 0)\n")],
+        {"relu": {"dx": "sign"}}),
+    "softmax_without_max_shift": (
+        [("shifted_logits = x - np.max(x, axis=1, keepdims=True)", "shifted_logits = x")],
+        {"softmax_loss": {"loss": "nonfinite"}}),
+    "batchnorm_test_mode_batch_statistics": (
+        [("x_hat = (x - running_mean) / np.sqrt(running_var + eps)",
+          "x_hat = (x - x.mean(axis=0)) / np.sqrt(x.var(axis=0) + eps)")],
+        {name: {"out": "test_uses_batch_stats"} for name in ("batchnorm", "batchnorm_alt", "spatial_batchnorm")}),
 }
 
 

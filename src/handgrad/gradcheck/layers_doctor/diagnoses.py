@@ -6,9 +6,10 @@ Specific patterns first (each a comparison with what that bug computes):
 - ``not_flattened``: affine on ``x (N, d1, d2)`` fails (raises, or a wrong shape) where ``(N, D)`` passes;
 - ``padding_not_removed``: conv's dx has the padded input's shape;
 - ``flipped_kernel``: conv's out equals the true convolution (kernel flipped);
+- ``test_uses_batch_stats``: batchnorm's test mode normalizes with the batch statistics;
 - ``momentum_reversed``: a running statistic equals ``momentum * batch + (1 - momentum) * running``;
 - ``overlap``: max pool's dx is wrong only at inputs that two windows share (``=`` instead of ``+=``);
-- ``gamma_missing``: a normalization's dx equals the right one divided by gamma;
+- ``gamma_missing``: a normalization's dx equals the one for gamma = 1;
 - ``batch_stats_constant``: dx equals ``gamma * dout / sqrt(var + eps)``, the batch mean and variance held
   constant;
 - ``nonfinite``: NaN or inf (softmax without the max shift overflows at scores ~800);
@@ -31,7 +32,7 @@ RESIDUAL = 1e-3  # a = k n with ||a - k n|| <= 1e-3 ||a||: a clean multiple
 
 def close(got, want, tol: float = TOL) -> bool:
     got, want = np.asarray(got, np.float64), np.asarray(want, np.float64)
-    if got.shape != want.shape:
+    if got.shape != want.shape or not np.isfinite(got).all():
         return False
     diff = float(np.linalg.norm(got - want))
     return diff <= tol * (float(np.linalg.norm(got)) + float(np.linalg.norm(want))) or diff <= 1e-10
@@ -114,18 +115,15 @@ def forward(kind: str, case, output: str, got, want) -> tuple[str, str]:
     if kind == "conv" and close(got, oracles.flipped_conv(case)):
         return "flipped_kernel", ("out is the true convolution (w flipped): layers compute the cross-correlation, "
                                   "out = sum(x_window * w[f]) + b[f]; do not flip w")
+    if "test_mode" in case.tags and kind in ("batchnorm", "spatial_batchnorm") and \
+            close(got, oracles.batchnorm_train_output(case)):
+        return "test_uses_batch_stats", ("out in test mode is normalized with the batch's mean and variance: test "
+                                         "mode must use bn_param's running_mean and running_var")
     if output.startswith("running_") and close(got, oracles.running_momentum_reversed(case, output)):
         return "momentum_reversed", (f"{output} = momentum * batch + (1 - momentum) * {output}: the momentum "
                                      f"convention is reversed; use momentum * {output} + (1 - momentum) * batch")
     N = case.arrays["x"].shape[0]
     return classify(output, got, want, N, "handgrad's")
-
-
-def _channel(gamma, ndim):
-    gamma = np.asarray(gamma)
-    if gamma.ndim == ndim:
-        return gamma
-    return gamma.reshape((1, -1) + (1,) * (ndim - 2)) if ndim > 2 else gamma
 
 
 NORMS = ("batchnorm", "spatial_batchnorm", "layernorm", "spatial_groupnorm")
@@ -146,10 +144,9 @@ def backward(kind: str, case, output: str, got, numerical, dout) -> tuple[str, s
             return "overlap", ("dx is wrong only at inputs that overlapping windows share: accumulate with "
                                "dx[window] += ..., not dx[window] = ..., windows share inputs")
     if kind in NORMS and output == "dx":
-        gamma = _channel(case.arrays["gamma"], got.ndim)
-        if "gamma_one" not in case.tags and close(got, numerical / gamma, 1e-5):
-            return "gamma_missing", ("dx is the right gradient divided by gamma (wrong only when gamma != 1): a "
-                                     "gamma factor is missing in dx, dx_hat = dout * gamma")
+        if "gamma_one" not in case.tags and close(got, oracles.dx_without_gamma(kind, case, dout), 1e-5):
+            return "gamma_missing", ("dx is the gradient for gamma = 1 (wrong only when gamma != 1): a gamma "
+                                     "factor is missing in dx, dx_hat = dout * gamma")
         if close(got, oracles.dx_constant_statistics(kind, case, dout), 1e-5):
             return "batch_stats_constant", ("dx = gamma * dout / sqrt(var + eps), the gradient with the batch mean "
                                             "and variance held constant: the terms through the batch statistics "

@@ -89,6 +89,25 @@ def expected(kind: str, case) -> dict:
     raise KeyError(kind)  # dropout: checked by its statistics (check.py)
 
 
+def dx_without_gamma(kind: str, case, dout) -> np.ndarray:
+    """dx computed as if gamma were 1 (``dx_hat = dout`` instead of ``dout * gamma``), by handgrad's layer."""
+    x = case.arrays["x"]
+    ones = {"gamma": np.ones_like(case.arrays["gamma"]), "beta": case.arrays["beta"]}
+    if kind in ("batchnorm", "spatial_batchnorm"):
+        param = case.extra[0]
+        layer = (BatchNorm1D if x.ndim == 2 else BatchNorm2D)(momentum=param["momentum"], epsilon=param["eps"])
+        return _run(layer, x, True, ones, dout=dout)[1]
+    if kind == "layernorm":
+        return _run(LayerNorm(epsilon=case.extra[0]["eps"]), x, True, ones, dout=dout)[1]
+    G, param = case.extra
+    return _run(GroupNorm(G, epsilon=param["eps"]), x, True, ones, dout=dout)[1]
+
+
+def batchnorm_train_output(case) -> np.ndarray:
+    """The output normalized with the batch statistics, which a wrong test mode may compute."""
+    return _batchnorm(case, True)[0]
+
+
 def flipped_conv(case) -> np.ndarray:
     """The true convolution (kernel flipped in both spatial axes) that a wrong conv forward may compute."""
     return _conv(case, case.arrays["w"][:, :, ::-1, ::-1])
