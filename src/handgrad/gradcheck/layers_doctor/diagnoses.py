@@ -177,5 +177,5 @@ def across_cases(kind: str, failures: list, cases: list) -> list:
     hint = {"padding": "check how x is padded and which part of dx_pad is returned",
             "stride > 1": "check the window offsets i * stride, j * stride in every loop",
             }.get(what, "check the padding and the window offsets i * stride")
-    return [Failure(f.case, f.output, "padding_or_stride", f"{f.output} is wrong only with {what} ({f.message}): "
-                                                           f"{hint}") for f in failures]
+    return [Failure(f.case, f.output, "padding_or_stride", f"{f.output} is wrong only with {what}: {hint} "
+                                                           f"(in this case, {f.message})") for f in failures]

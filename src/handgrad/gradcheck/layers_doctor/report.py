@@ -95,8 +95,13 @@ class LayersReport:
                          f"{r.functions}")
             if r.error is not None:
                 lines.append(f"  error: {r.error}")
+            groups: dict[tuple, list[str]] = {}  # the same failure in several cases: one line
             for f in r.failures:
-                lines.append(f"  {f.output} [{f.diagnosis}] in case '{f.case}': {f.message}")
+                groups.setdefault((f.output, f.diagnosis, f.message), []).append(f.case)
+            for (output, diagnosis, message), cases in groups.items():
+                where = (f"case '{cases[0]}'" if len(cases) == 1 else f"all {len(cases)} cases"
+                         if len(cases) == r.cases else f"{len(cases)} cases: " + "; ".join(cases))
+                lines.append(f"  {output} [{diagnosis}] in {where}: {message}")
             lines.extend(f"  note: {note}" for note in r.notes)
         if self.passed:
             lines.append(f"all {len(self.layers)} layers pass")
