@@ -94,7 +94,7 @@ def test_a_raising_function_is_a_per_layer_error_and_the_others_are_checked(tmp_
     report = check_layers(path, verbose=False, only=["affine", "relu", "layernorm"])
     relu = report.get("relu")
     assert relu.error == f"relu_backward raised SystemExit: 3 (layers.py:{line})"
-    assert relu.backward is None and not relu.passed
+    assert relu.forward is True and relu.backward is None and not relu.passed
     assert report.get("affine").passed and report.get("layernorm").passed
     assert report.to_dict()["layers"][1]["error"] == relu.error
 
@@ -113,6 +113,11 @@ def test_adapter_for_other_names_and_conventions():
     report = check_layers(None, layers=layers, verbose=False)
     assert report.get("my_relu").passed and not report.get("bad").passed
     assert report.get("bad").failures[0].output == "dx"
+    def fwd32(x):
+        return np.maximum(x, 0).astype(np.float32), x
+
+    (failure,) = check_layers(None, layers={"r32": (fwd32, bwd, "cs231n_relu")}, verbose=False).get("r32").failures
+    assert (failure.output, failure.diagnosis) == ("out", "float32") and "float32 for float64 inputs" in failure.message
     with pytest.raises(ValueError, match="unknown calling convention 'torch_relu'; known: cs231n_affine"):
         check_layers(None, layers={"r": (fwd, bwd, "torch_relu")}, verbose=False)
 

@@ -29,7 +29,7 @@ from handgrad.gradcheck.layers_doctor.cases import Case, cases_for
 from handgrad.gradcheck.layers_doctor.differences import gradient, settle_kinks
 from handgrad.gradcheck.layers_doctor.discovery import LayerSpec, adapted, discover
 from handgrad.gradcheck.layers_doctor.guard import call, load
-from handgrad.gradcheck.layers_doctor.report import Failure, LayerResult, LayersReport
+from handgrad.gradcheck.layers_doctor.report import FORWARD_OUTPUTS, Failure, LayerResult, LayersReport
 from handgrad.gradcheck.targets import UserCodeError
 
 
@@ -99,6 +99,12 @@ def _check_case(spec: LayerSpec, case: Case, rng, notes: list[str]) -> list[Fail
         elif not diagnoses.close(mine, value):
             failures.append(Failure(case.name, output, *diagnoses.forward(kind, case, output, mine, value)))
     if not case.backward or (spec.backward is None and not spec.convention.loss):
+        return failures
+    dtype = np.asarray(primary).dtype
+    if dtype in (np.float32, np.float16):
+        failures.append(Failure(case.name, spec.convention.primary, "float32", f"{spec.convention.primary} is "
+                                f"{dtype} for float64 inputs: compute in the input's dtype (e.g. np.zeros(shape, "
+                                f"dtype=x.dtype)); finite differences cannot check a backward in {dtype}"))
         return failures
     if spec.convention.loss:
         dout, grads = np.ones(()), {"dx": second}
@@ -215,6 +221,9 @@ def check_spec(spec: LayerSpec, seed: int = 0) -> LayerResult:
     if result.failures and all(f.diagnosis in ("raised", "returns") for f in result.failures) and \
             len(result.failures) >= len(cases):
         result.error = result.failures[0].message  # nothing could be checked: one line says why
+        if any(f.output in FORWARD_OUTPUTS for f in result.failures):
+            result.forward_checked = False
+        result.backward_checked = False  # a forward that raises leaves no backward to check either
         result.failures = []
     result.failures = diagnoses.across_cases(kind, result.failures, cases)
     return result

@@ -13,6 +13,7 @@ Specific patterns first (each a comparison with what that bug computes):
 - ``batch_stats_constant``: dx equals ``gamma * dout / sqrt(var + eps)``, the batch mean and variance held
   constant;
 - ``nonfinite``: NaN or inf (softmax without the max shift overflows at scores ~800);
+- ``float32`` (``check.py``): the forward computes in float32 for float64 inputs;
 - ``padding_or_stride`` (across cases): conv wrong only in the cases with padding and/or stride;
 
 then the kinds of the model doctor, from yours ``a`` and the reference ``n``: ``missing`` (``||a|| <= 1e-3
