@@ -203,3 +203,14 @@ def test_order_overrides_the_forward_order():
     assert report.locations == []  # read upside down, the passing layers come first: no place to name
     with pytest.raises(ValueError, match="order must list parameter names"):
         diagnose(model, x, y, order=["W1", "W7"], verbose=False)
+
+
+def test_the_seeds_mistake_at_weight_scale_1e3_has_no_phantom_over_initializations():
+    """The issue's report: the real ``b1 missing`` came with a phantom ``b2`` failure from a kink."""
+    for seed in range(3):
+        x, y = images(200 + seed)
+        model = convnet(seed=seed, reg=0.1, act_reg=0.1, act_layers=(1,), bugs=["act_own_dw"])
+        report = diagnose(model, x, y, BOTH, seed=seed, verbose=False)
+        for point in (report, report.randomized):
+            assert {(c.parameter, c.term): c.diagnosis for c in point.failures()} == {
+                ("b1", "activity"): "missing", ("b1", "total"): "missing"}, str(report)

@@ -8,7 +8,6 @@ argparse rejects); ``--verbose`` adds the user's own traceback.
 from __future__ import annotations
 
 import copy
-import importlib.util
 import inspect
 import json
 import sys
@@ -49,9 +48,19 @@ def register(subparsers):
                    help="your gradient code: FUNCTION(params, x, y, **coefficients) -> (loss, grads), params and "
                         "grads dicts with any names; the parameters come from init_params(seed) in FILE.py "
                         "(else the reference network's, named conv2d.W, ..., dense_1.b)")
-    p.add_argument("--user-model", metavar="FILE.py:FACTORY", default=None,
-                   help="your model: FACTORY() returns an object with .params and .loss(X, y) -> (loss, grads); "
-                        "FACTORY may take input_shape=, num_classes=, seed= keywords")
+    p.add_argument("--user-model", metavar="FILE.py:CLASS", default=None,
+                   help="your model: a class or factory (path/to/pkg/module.py:Class or pkg.module:Class; a file in "
+                        "a package is imported as part of it, so relative imports work) whose instance has .params "
+                        "and .loss(X, y) -> (loss, grads); input_dim=, input_shape=, num_classes=, seed= are passed "
+                        "when it takes them, more with --model-arg")
+    p.add_argument("--model-arg", action="append", default=None, metavar="KEY=VALUE",
+                   help="a constructor argument of --user-model, VALUE a Python literal (e.g. --model-arg "
+                        "hidden_dims=[100,100] --model-arg weight_scale=1e-3); repeatable")
+    p.add_argument("--randomize", nargs="+", default=None, metavar="NAME",
+                   help="check again with these parameters replaced by random values (default: every parameter "
+                        "whose entries are all equal: gamma = 1, beta = 0, zero biases)")
+    p.add_argument("--no-randomize", action="store_true",
+                   help="check only at your parameters' values (no second point)")
     p.add_argument("--user-layers", metavar="FILE.py", default=None,
                    help="your CS231n-style layers.py: each layer (affine, relu, conv, max_pool, batchnorm, "
                         "spatial_batchnorm, layernorm, spatial_groupnorm, dropout, softmax_loss, svm_loss and their "
@@ -64,14 +73,16 @@ def register(subparsers):
                         "(--user-model) that scales it, e.g. --term weight=reg --term activity=act_reg: each is "
                         "set to 0 to check the terms separately")
     p.add_argument("--input-shape", metavar="C,H,W", default=None,
-                   help="shape of one input, e.g. 1,12,12 (default: the dataset's, 1,28,28)")
+                   help="shape of one input, e.g. 1,12,12, or D for flat inputs (default: what --user-model's "
+                        "input_dim default says, else the dataset's, 1,28,28)")
     p.add_argument("--classes", type=int, default=10, help="number of classes K of the labels (default: 10)")
     p.add_argument("--batch", type=int, default=4, help="examples in the random batch (default: 4)")
     p.add_argument("--samples", type=int, default=10, help="random entries checked per parameter (default: 10)")
     p.add_argument("--tol", type=float, default=1e-6, help="maximum relative error, in (0, 1) (default: 1e-6)")
     p.add_argument("--eps", type=float, default=1e-6, help="finite-difference step, in (0, 1) (default: 1e-6)")
     p.add_argument("--json", metavar="FILE", default=None, help="also write the whole report as JSON to FILE")
-    p.add_argument("--verbose", action="store_true", help="show the traceback of an error in your code")
+    p.add_argument("--verbose", action="store_true",
+                   help="show where in your code an error arose (file:line) and its traceback")
     p.set_defaults(run=run)
 
 
@@ -81,9 +92,9 @@ def parse_input_shape(text: str) -> tuple[int, int, int]:
         shape = tuple(int(v) for v in text.split(","))
     except ValueError:
         shape = ()
-    if len(shape) != 3 or min(shape) < 1:
-        raise GradcheckError(f"--input-shape must be C,H,W with three positive integers (e.g. 1,12,12), "
-                             f"got {text!r}")
+    if len(shape) not in (1, 3) or min(shape) < 1:
+        raise GradcheckError(f"--input-shape must be C,H,W with three positive integers (e.g. 1,12,12), or D "
+                             f"for flat inputs, got {text!r}")
     return shape
 
 
@@ -129,39 +140,25 @@ def validate(args) -> None:
     elif args.term:
         raise GradcheckError("--term applies to --user-module or --user-model only (the reference network's "
                              "terms are always checked separately)")
+    if args.model_arg and not args.user_model:
+        raise GradcheckError("--model-arg applies to --user-model only (the arguments of your model's constructor)")
+    if (args.randomize or args.no_randomize) and not user:
+        raise GradcheckError("--randomize and --no-randomize apply to --user-module or --user-model only")
+    if args.randomize and args.no_randomize:
+        raise GradcheckError("--randomize and --no-randomize: give one")
 
 
 # ------------------------------------------------------------------------------------------ user code
 def load_user_code(spec: str, option: str):
-    """``"path/to/file.py:name"`` -> (the object ``name``, the module). The file's directory is put on
-    ``sys.path`` first, so that the file can import its neighbours."""
-    path, sep, name = spec.rpartition(":")
-    if not sep or not path or not name:
-        what = "function" if option == "--user-module" else "factory"
-        raise GradcheckError(f"{option} must look like path/to/file.py:{what}, got {spec!r}")
-    file = Path(path)
-    if not file.is_file():
-        raise GradcheckError(f"{option}: {file} does not exist")
-    directory = str(file.resolve().parent)
-    if directory not in sys.path:
-        sys.path.insert(0, directory)
-    module_name = f"_handgrad_user_{file.stem}"
-    module_spec = importlib.util.spec_from_file_location(module_name, file)
-    module = importlib.util.module_from_spec(module_spec)
-    sys.modules[module_name] = module  # dataclasses look their module up while a class is created
+    """``"path/to/file.py:name"`` or ``"pkg.module:name"`` -> (the object ``name``, the module); a file in a
+    package is imported as part of it (``cli/user_objects.py``)."""
+    from handgrad.cli.user_objects import UserObjectError, import_user_object
+
+    kind = "function" if option == "--user-module" else "class or factory"
     try:
-        module_spec.loader.exec_module(module)
-    except SyntaxError as e:
-        raise GradcheckError(f"{option}: syntax error in {file}, line {e.lineno}: {e.msg}") from e
-    except BaseException as e:  # the user's module: anything it raises while importing is reported
-        if isinstance(e, KeyboardInterrupt):
-            raise
-        raise GradcheckError(f"{option}: importing {file} raised {type(e).__name__}: {e}") from e
-    obj = getattr(module, name, None)
-    if not callable(obj):
-        kind = "function" if option == "--user-module" else "factory"
-        raise GradcheckError(f"{option}: {file} has no {kind} {name!r}")
-    return obj, module
+        return import_user_object(spec, option, kind)
+    except UserObjectError as e:
+        raise GradcheckError(str(e)) from e.__cause__
 
 
 def call_with_supported(function, what: str, **keywords):
@@ -180,6 +177,17 @@ def call_with_supported(function, what: str, **keywords):
         raise UserCodeError(f"{what} {describe(function)} raised {type(e).__name__}: {e}") from e
 
 
+def call_user(function, what: str, keywords: dict):
+    """``function(**keywords)``; an exception becomes a ``UserCodeError`` naming it."""
+    from handgrad.gradcheck.targets import UserCodeError, describe
+
+    try:
+        return function(**keywords)
+    except Exception as e:
+        shown = ", ".join(f"{k}={v!r}" for k, v in keywords.items())
+        raise UserCodeError(f"{what} {describe(function)}({shown}) raised {type(e).__name__}: {e}") from e
+
+
 # ------------------------------------------------------------------------------------------ run
 def run(args) -> int:
     try:
@@ -189,12 +197,28 @@ def run(args) -> int:
 
         if not isinstance(e, (GradcheckError, UserCodeError, ValueError, TypeError)):
             raise
-        print(f"handgrad gradcheck: error: {e}", file=sys.stderr)
+        where = user_frame(e.__cause__) if args.verbose else None
+        print(f"handgrad gradcheck: error: {e}" + (f" (at {where})" if where else ""), file=sys.stderr)
         if args.verbose and e.__cause__ is not None:
             traceback.print_exception(e.__cause__, file=sys.stderr)
         elif e.__cause__ is not None:
             print("handgrad gradcheck: (--verbose shows the traceback)", file=sys.stderr)
         return 1
+
+
+def user_frame(error) -> str | None:
+    """``file.py:line`` of the innermost frame of ``error``'s traceback that is the user's code (not handgrad,
+    not an installed library)."""
+    if error is None or error.__traceback__ is None:
+        return None
+    import handgrad
+
+    ours = str(Path(handgrad.__file__).resolve().parent)
+    libraries = tuple({sys.prefix, sys.base_prefix, sys.exec_prefix})
+    frames = [f for f in traceback.extract_tb(error.__traceback__)
+              if not str(Path(f.filename).resolve()).startswith(ours) and not f.filename.startswith(libraries)
+              and "site-packages" not in f.filename and not f.filename.startswith("<frozen")]
+    return f"{frames[-1].filename}:{frames[-1].lineno}" if frames else None
 
 
 def _run(args) -> int:
@@ -212,7 +236,25 @@ def _run(args) -> int:
         from handgrad.cli.train import config_error
         print(f"handgrad gradcheck: error: {config_error(str(e))}", file=sys.stderr)
         return 2
-    input_shape = parse_input_shape(args.input_shape) if args.input_shape else INPUT_SHAPES[config.dataset]
+    factory = module = None
+    if args.user_module or args.user_model:
+        factory, module = load_user_code(args.user_module or args.user_model,
+                                         "--user-module" if args.user_module else "--user-model")
+    from handgrad.cli.user_objects import UserObjectError, automatic_arguments, input_shape_default, parse_model_args
+
+    try:
+        model_args = parse_model_args(args.model_arg)
+    except UserObjectError as e:
+        raise GradcheckError(str(e)) from None
+    if args.input_shape:
+        input_shape = parse_input_shape(args.input_shape)
+    elif args.user_model and isinstance(model_args.get("input_dim"), (int, tuple, list)):
+        given = model_args["input_dim"]
+        input_shape = (given,) if isinstance(given, int) else tuple(given)
+    elif args.user_model and input_shape_default(factory) is not None:
+        input_shape = input_shape_default(factory)
+    else:
+        input_shape = INPUT_SHAPES[config.dataset]
     rng = np.random.default_rng(config.seed)
     x = rng.standard_normal((args.batch, *input_shape))
     y = rng.integers(0, args.classes, size=args.batch)
@@ -220,13 +262,13 @@ def _run(args) -> int:
     shape = "x".join(map(str, input_shape))
     start = time.perf_counter()
     if args.user_module or args.user_model:
-        option = "--user-module" if args.user_module else "--user-model"
         spec = args.user_module or args.user_model
-        target, module = load_user_code(spec, option)
+        target = factory
         kwargs = dict(input_shape=input_shape, num_classes=args.classes, seed=config.seed)
         if args.user_model:
             params = None
-            target = call_with_supported(target, "--user-model: the factory", **kwargs)
+            given = {**automatic_arguments(target, input_shape, args.classes, config.seed), **model_args}
+            target = call_user(target, "--user-model: constructing", given)
         elif getattr(module, "init_params", None) is not None:
             params = call_with_supported(module.init_params, "--user-module: init_params", **kwargs)
             if not isinstance(params, dict):
@@ -236,7 +278,8 @@ def _run(args) -> int:
             params = config.build_model(input_shape, args.classes).astype(np.float64).get_weights()
         print(f"checking {spec} on a random batch of {args.batch} inputs {shape}, {args.classes} classes, "
               f"in float64" + (f", terms: {', '.join(f'{t}={c}' for t, c in terms.items())}" if terms else ""))
-        report = diagnose(target, x, y, terms or None, params=params, verbose=True, **options)
+        randomize = False if args.no_randomize else (args.randomize or None)
+        report = diagnose(target, x, y, terms or None, params=params, randomize=randomize, verbose=True, **options)
         batch_scaling = None
     else:
         model = config.build_model(input_shape, args.classes)
@@ -245,7 +288,8 @@ def _run(args) -> int:
         batch_scaling = []
     elapsed = time.perf_counter() - start
     if not report.passed:
-        failed = report.failed_parameters()
+        failed = report.all_failed_parameters() if hasattr(report, "all_failed_parameters") else \
+            report.failed_parameters()
         probes = [b.term for b in getattr(report, "batch_scaling", []) if not b.passed]
         what = ", ".join(failed) + ("; " if failed and probes else "") + \
             (f"batch scaling of: {', '.join(probes)}" if probes else "")

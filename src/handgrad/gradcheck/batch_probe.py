@@ -6,9 +6,10 @@ Each term is evaluated on the batch ``(x, y)`` and on the same batch given twice
 the batch size, which a gradient check cannot see when the loss and its gradient both sum it.
 
 Verdicts: a ratio within round-off of 1 passes (``"ok"``); within round-off of 2 fails (``"summed"``); anything
-else is ``"inconclusive"``, not a failure: the doubled batch did not repeat the same computation, because
-something is drawn or computed per batch (a dropout mask of the batch's shape, even with a fixed seed; a
-per-batch statistic). The advice is then to turn such layers off for the check.
+else fails (``"fail"``: e.g. a total mixing a summed data loss with a penalty) unless the term also changes when
+the examples are given in reverse order: then the doubled batch did not repeat the same computation, because
+something is drawn per batch position (a dropout mask of the batch's shape, even with a fixed seed), and the
+verdict is ``"inconclusive"``, not a failure, with the advice to turn dropout off for the check.
 """
 from __future__ import annotations
 
@@ -39,8 +40,12 @@ def doubled_batch(x, y):
     return np.concatenate([x, x]), np.concatenate([y, y])
 
 
-def probe_term(term: str, value: float, doubled: float, batch: int) -> BatchScaling:
-    """Classify one term from its value on the batch and on the batch given twice."""
+def probe_term(term: str, value: float, doubled: float, batch: int,
+               reversed_value: float | None = None) -> BatchScaling:
+    """Classify one term from its value on the batch, on the batch given twice and (``reversed_value``) on the
+    batch in reverse order: a ratio neither 1 nor 2 is inconclusive when the order of the examples matters."""
+    order_dependent = reversed_value is not None and value != 0.0 and \
+        abs(reversed_value / value - 1.0) > RATIO_TOL
     name = {"data": "the data loss", "total": "the total loss"}.get(term, f"the {term} penalty")
     if value == 0.0:
         if doubled == 0.0:
@@ -62,10 +67,16 @@ def probe_term(term: str, value: float, doubled: float, batch: int) -> BatchScal
         return BatchScaling(term, value, doubled, ratio, True, False,
                             f"{name} doubles when the batch is given twice: it is summed over the batch; {fix}",
                             "summed")
+    if not order_dependent:
+        return BatchScaling(term, value, doubled, ratio, False, False,
+                            f"{name} changes by a factor {ratio:.6g} when the same examples are given twice: its "
+                            f"strength depends on the batch size (a mean over the batch is unchanged, a sum doubles)",
+                            "fail")
     return BatchScaling(term, value, doubled, ratio, False, True,
                         f"{name} changes by a factor {ratio:.6g} when the same examples are given twice, "
-                        f"neither 1 (a mean over the batch) nor 2 (a sum): the doubled batch was not computed as two "
-                        f"copies of the batch, most likely a dropout mask drawn for the batch's shape (a fixed seed "
-                        f"gives a batch of {2 * batch} other masks) or a statistic computed per batch; turn dropout "
-                        f"off for the check (e.g. dropout=1 or 0, whichever means none) to probe the batch scaling",
+                        f"neither 1 (a mean over the batch) nor 2 (a sum), and it changes when the examples are given "
+                        f"in reverse order: the loss depends on where an example sits in the batch, most likely a "
+                        f"dropout mask drawn for the batch's shape (a fixed seed gives a batch of {2 * batch} other "
+                        f"masks); the probe is inconclusive: turn dropout off for the check (e.g. dropout=1 or 0, "
+                        f"whichever means none) to probe the batch scaling",
                         "inconclusive")

@@ -274,8 +274,11 @@ def _run(user, x, y, terms, samples, eps, tol, seed, probe, randomize, order, st
         x2, y2 = doubled_batch(x, y)
         doubled = [user.evaluate(x2, y2, c, want_grads=False)[0] for c in settings]
         doubled_terms = [doubled[0]] + [v - doubled[0] for v in doubled[1:]]
+        backwards = [user.evaluate(x[::-1], y[::-1], c, want_grads=False)[0] for c in settings]
+        backwards_terms = [backwards[0]] + [v - backwards[0] for v in backwards[1:]]
         probed = labels[:-1] if terms else labels
-        scaling = [probe_term(label, v, d, batch) for label, v, d in zip(probed, term_values, doubled_terms)]
+        scaling = [probe_term(label, v, d, batch, r)
+                   for label, v, d, r in zip(probed, term_values, doubled_terms, backwards_terms)]
 
     second = None
     if randomized_names:
@@ -487,6 +490,12 @@ def _notes(user, eps) -> tuple[list[str], bool]:
     elif returned:
         notes.append(f"float32: {', '.join(returned)} returned in float32: their entries carry a relative error "
                      f"of ~6e-8 before any check; return float64")
+    if user.float32_params and not notes:
+        notes.append(f"float32: {user.function_name}'s parameters are float32 ({', '.join(user.float32_params)}; "
+                     f"CS231n's default dtype=np.float32); the check ran on float64 copies, as finite differences "
+                     f"need, so it proves the math of your gradients; training in float32 adds a relative error of "
+                     f"~6e-8 per operation that the check does not see (pass dtype=np.float64 to check exactly what "
+                     f"you run)")
     if user.wrote_into:
         notes.append(f"{user.function_name} wrote into its inputs ({', '.join(sorted(user.wrote_into))}): handgrad "
                      f"gives it fresh copies at every call, so the check is unaffected, but code that changes its "

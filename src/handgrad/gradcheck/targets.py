@@ -37,6 +37,7 @@ class Target:
     """Common part of both forms: call the user's code on copies, check what it returns, record dtypes."""
 
     coefficient_names: tuple[str, ...] = ()
+    float32_params: list[str] = []  # the user's parameters held in float32 (checked on float64 copies)
 
     def __init__(self, names: list[str], base: dict[str, np.ndarray], function_name: str):
         self.names = names
@@ -191,6 +192,7 @@ class ObjectTarget(Target):
                          describe(model.loss))
         self.model = model
         self.coefficient_names = tuple(coefficient_names)
+        self.float32_params = [k for k, v in params.items() if _is_float32(np.asarray(v))]  # checked as float64
         self._params_dict = params
         self._params_items = dict(params)  # the user's own array objects
         self._attributes = {}
