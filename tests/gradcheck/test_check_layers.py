@@ -113,6 +113,11 @@ def test_adapter_for_other_names_and_conventions():
     report = check_layers(None, layers=layers, verbose=False)
     assert report.get("my_relu").passed and not report.get("bad").passed
     assert report.get("bad").failures[0].output == "dx"
+    (failure,) = check_layers(None, layers={"none": (fwd, lambda dout, cache: None, "cs231n_relu")},
+                              verbose=False).get("none").failures
+    assert (failure.output, failure.diagnosis, failure.message) == ("dx", "missing", "dx is None: compute it and "
+                                                                                     "return it")
+
     def fwd32(x):
         return np.maximum(x, 0).astype(np.float32), x
 

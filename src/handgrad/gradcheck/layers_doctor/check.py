@@ -116,12 +116,21 @@ def _check_case(spec: LayerSpec, case: Case, rng, notes: list[str]) -> list[Fail
     work = {k: v.copy() for k, v in case.arrays.items()}
     for name, mine in grads.items():
         array = work[name[1:]]
+        if mine is None:
+            failures.append(Failure(case.name, name, "missing", f"{name} is None: compute it and return it"))
+            continue
+        try:
+            mine = np.asarray(mine, dtype=np.float64)
+        except (TypeError, ValueError):
+            failures.append(Failure(case.name, name, "returns", f"{name} must be an array of {name[1:]}'s shape "
+                                    f"{array.shape}, got {type(mine).__name__}"))
+            continue
         numerical = gradient(lambda: evaluate(work), array)
         if np.shape(mine) != numerical.shape and np.size(mine) == numerical.size and name != "dx":
             mine = np.reshape(mine, numerical.shape)  # dgamma (C,) for a gamma (1, C, 1, 1): accepted
         if diagnoses.close(mine, numerical):
             continue
-        if np.shape(mine) == numerical.shape and np.isfinite(np.asarray(mine, np.float64)).all():
+        if mine.shape == numerical.shape and np.isfinite(mine).all():
             numerical, kinked = settle_kinks(lambda: evaluate(work), array, mine, numerical)
             if kinked:
                 notes.append(f"{name}: {kinked} entries in case '{case.name}' sit on a kink of your forward "

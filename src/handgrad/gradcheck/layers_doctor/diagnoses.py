@@ -102,7 +102,9 @@ def shape_message(kind: str, case, output: str, got_shape, want_shape) -> tuple[
         if tuple(got_shape) == (*x.shape[:2], x.shape[2] + 2 * P, x.shape[3] + 2 * P):
             return "padding_not_removed", (f"{base}, the padded input's: remove the padding, "
                                            f"dx = dx_pad[:, :, P:-P, P:-P] (P = {P})")
-    return "shape", f"{base}: it must have the shape of the {'input' if output.startswith('d') else 'output'}"
+    if output.startswith("d"):
+        return "shape", f"{base}: a gradient has the shape of its input, {output} that of {output[1:]}"
+    return "shape", f"{base}"
 
 
 def forward(kind: str, case, output: str, got, want) -> tuple[str, str]:
