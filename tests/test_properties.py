@@ -78,6 +78,8 @@ LAYERS = {
     "sigmoid": lambda d: hg.Sigmoid(),
     "dropout": lambda d: hg.Dropout(d(st.sampled_from([0.0, 0.5])), seed=0),
     "activity_regularization": lambda d: hg.ActivityRegularization(l1=1e-3, l2=1e-3),
+    "layer_norm": lambda d: hg.LayerNorm(),
+    "group_norm": lambda d: hg.GroupNorm(d(st.sampled_from([1, 2]))),
 }
 
 RANKS = {"conv2d": 3, "max_pool2d": 3, "avg_pool2d": 3, "dense": 1}  # per-sample rank each layer takes

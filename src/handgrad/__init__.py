@@ -10,6 +10,8 @@ from handgrad.layers import (
                              Dense,
                              Dropout,
                              Flatten,
+                             GroupNorm,
+                             LayerNorm,
                              LeakyReLU,
                              MaxPool2D,
                              ReLU,
@@ -22,5 +24,6 @@ from handgrad.sequential import LossTerms, Sequential
 __version__ = "0.1.0"
 
 __all__ = ["ELU", "L1", "L1L2", "L2", "ActivityRegularization", "AvgPool2D", "BatchNorm1D", "BatchNorm2D", "Conv2D",
-           "Dense", "Dropout", "Flatten", "LeakyReLU", "LossTerms", "MaxPool2D", "ReLU", "Sequential", "Sigmoid",
-           "Tanh", "datasets", "errors", "gradcheck", "initializers", "layers", "models", "optim", "regularizers"]
+           "Dense", "Dropout", "Flatten", "GroupNorm", "LayerNorm", "LeakyReLU", "LossTerms", "MaxPool2D", "ReLU",
+           "Sequential", "Sigmoid", "Tanh", "datasets", "errors", "gradcheck", "initializers", "layers", "models",
+           "optim", "regularizers"]

@@ -53,3 +53,27 @@ def softmax_cross_entropy(logits: np.ndarray, labels) -> tuple[float, np.ndarray
     dlogits[rows, labels] -= 1
     dlogits /= dlogits.dtype.type(N)
     return loss, dlogits
+
+
+def multiclass_hinge(scores: np.ndarray, labels, delta: float = 1.0) -> tuple[float, np.ndarray]:
+    """Mean multiclass hinge (SVM) loss and its gradient (the oracle of users' ``svm_loss``).
+
+    ``L = (1/N) sum_n sum_{j != y_n} max(0, s[n, j] - s[n, y_n] + delta)``; with ``m[n, j] = 1`` where that
+    margin is positive (``j != y_n``): ``dL/ds[n, j] = m[n, j] / N`` and ``dL/ds[n, y_n] = -sum_j m[n, j] / N``.
+    PyTorch's ``F.multi_margin_loss`` is the same divided by ``K``.
+
+    Shape: ``scores (N, K)``, ``labels (N,)`` -> ``(float, (N, K))``.
+    """
+    if np.ndim(scores) != 2 or np.shape(scores)[1] < 1:
+        raise ShapeError(f"multiclass_hinge: expected scores of shape (N, K), got {np.shape(scores)}")
+    N, K = scores.shape
+    labels = check_labels(labels, N, K)
+    rows = np.arange(N)
+    margins = scores - scores[rows, labels][:, None] + delta  # (N, K)
+    margins[rows, labels] = 0
+    positive = margins > 0
+    loss = float(np.sum(margins[positive], dtype=np.float64)) / N
+    dscores = positive.astype(scores.dtype)
+    dscores[rows, labels] = -positive.sum(axis=1)
+    dscores /= dscores.dtype.type(N)
+    return loss, dscores

@@ -61,6 +61,13 @@ def register(subparsers):
                         "whose entries are all equal: gamma = 1, beta = 0, zero biases)")
     p.add_argument("--no-randomize", action="store_true",
                    help="check only at your parameters' values (no second point)")
+    p.add_argument("--user-layers", metavar="FILE.py", default=None,
+                   help="your CS231n-style layers.py: each layer (affine, relu, conv, max_pool, batchnorm, "
+                        "spatial_batchnorm, layernorm, spatial_groupnorm, dropout, softmax_loss, svm_loss and their "
+                        "_naive/_fast/_alt variants) checked on inputs that break the classic bugs: the forward "
+                        "against handgrad's layer, the backward against finite differences of your forward")
+    p.add_argument("--only", nargs="+", metavar="NAME", default=None,
+                   help="with --user-layers: check only these layers (e.g. --only conv max_pool)")
     p.add_argument("--term", action="append", default=None, metavar="TERM=COEFFICIENT",
                    help="a penalty of your code and the keyword argument (--user-module) or attribute "
                         "(--user-model) that scales it, e.g. --term weight=reg --term activity=act_reg: each is "
@@ -217,6 +224,9 @@ def user_frame(error) -> str | None:
 def _run(args) -> int:
     from handgrad.gradcheck import check_model, diagnose
 
+    if args.user_layers is not None or args.only is not None:
+        from handgrad.cli.gradcheck_layers import run_user_layers
+        return run_user_layers(args)
     validate(args)
     terms = parse_terms(args.term)
     given = {k: getattr(args, k) for k in MODEL_FIELDS if hasattr(args, k)}

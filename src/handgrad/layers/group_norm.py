@@ -1,0 +1,77 @@
+"""Group normalization: each example's channels split into groups, each group normalized on its own."""
+from __future__ import annotations
+
+import numpy as np
+
+from handgrad._validation import ShapeError, check_int, check_number
+from handgrad.kernels.normalization import standardize, standardize_backward
+from handgrad.layers.base import Layer
+
+
+class GroupNorm(Layer):
+    r"""Normalize each group of ``C / G`` channels of each example, then scale and shift each channel.
+
+    With ``mu`` and ``var`` the mean and biased variance over the ``M = C/G * H * W`` values of one group of
+    one example (``H * W`` read as 1 for ``(N, C)`` inputs)::
+
+        xhat = (x - mu) / sqrt(var + epsilon)        y = gamma[c] * xhat + beta[c]
+
+    Backward, with ``s = 1 / sqrt(var + epsilon)``, ``dxhat = gamma[c] * dy`` and sums over one group::
+
+        dgamma[c] = sum_{n, h, w} dy * xhat      dbeta[c] = sum_{n, h, w} dy
+        dx = s / M * (M * dxhat - sum(dxhat) - xhat * sum(dxhat * xhat))
+
+    The same in training and inference (no state). ``groups=1`` normalizes over all of an example's values
+    (LayerNorm with per-channel gamma); ``groups=C`` is instance normalization. PyTorch: ``nn.GroupNorm(G, C)``;
+    CS231n: ``spatial_groupnorm_forward`` (whose gamma has shape ``(1, C, 1, 1)``).
+
+    Args:
+        groups: ``G``, which must divide the number of channels ``C``.
+        epsilon: added to the variance, default 1e-5 (PyTorch's and CS231n's; Keras's is 1e-3).
+        name, activity_regularizer: see ``Layer``.
+
+    Params ``gamma`` (ones), ``beta`` (zeros), both of shape ``(C,)``.
+
+    Shape: ``(N, C, H, W)`` or ``(N, C)`` -> the same.
+    """
+
+    def __init__(self, groups: int, epsilon: float = 1e-5, **kwargs):
+        super().__init__(**kwargs)
+        self.groups = check_int("GroupNorm", "groups", groups, minimum=1)
+        self.epsilon = check_number("GroupNorm", "epsilon", epsilon, minimum=0.0, strict_min=True)
+
+    def _build(self, input_shape, rng):
+        if len(input_shape) not in (1, 3):
+            raise ShapeError(f"{self.name}: GroupNorm expects per-sample input (C, H, W) or (C,), got {input_shape}")
+        C = input_shape[0]
+        if C % self.groups:
+            raise ShapeError(f"{self.name}: groups={self.groups} must divide the number of channels, got C = {C} "
+                             f"(input {input_shape})")
+        self.params = {"gamma": np.ones(C, self.dtype), "beta": np.zeros(C, self.dtype)}
+        return input_shape
+
+    def _channel(self, v):
+        """``(C,)`` -> broadcastable against ``(N, C, ...)``."""
+        return v.reshape((1, -1) + (1,) * (len(self.input_shape) - 1))
+
+    def _forward(self, x, training):
+        N = x.shape[0]
+        xhat, inv_std = standardize(x.reshape(N, self.groups, -1), self.epsilon)  # (N, G, M), (N, G, 1)
+        xhat = xhat.reshape(x.shape)
+        self._cache = (xhat, inv_std)
+        return xhat * self._channel(self.params["gamma"]) + self._channel(self.params["beta"])
+
+    def _backward(self, dy, input_grad):
+        xhat, inv_std = self._cache
+        axes = (0, *range(2, dy.ndim))  # all but the channel axis
+        self.grads["gamma"] = np.sum(dy * xhat, axis=axes)
+        self.grads["beta"] = dy.sum(axis=axes)
+        if not input_grad:
+            return None
+        N = dy.shape[0]
+        dxhat = (dy * self._channel(self.params["gamma"])).reshape(N, self.groups, -1)  # (N, G, M)
+        return standardize_backward(dxhat, xhat.reshape(N, self.groups, -1), inv_std).reshape(dy.shape)
+
+    def __repr__(self) -> str:
+        extra = "" if self.epsilon == 1e-5 else f", epsilon={self.epsilon!r}"
+        return f"GroupNorm({self.groups}, name={self.name!r}{extra})"
