@@ -98,7 +98,9 @@ def test_the_doctor_on_correct_code_renders_a_pass_with_its_probe():
     assert all(tr.get("data-status") == "ok" for tr in probes)
 
 
-def test_the_doctor_on_the_typical_mistake_names_missing_for_each_failing_row():
+def typical_mistake_report():
+    """The doctor on ``examples/typical_mistake.py``'s typical mistake (each conv's own dW only) on a small
+    network (the reference layout with 3 and 4 filters on 8x8 images)."""
     module = typical_mistake_module()
     rng = np.random.default_rng(0)
     x, y = rng.standard_normal((3, 1, 8, 8)), rng.integers(0, 10, 3)
@@ -106,8 +108,12 @@ def test_the_doctor_on_the_typical_mistake_names_missing_for_each_failing_row():
               "conv2d_1.W": 0.2 * rng.standard_normal((4, 3, 5, 5)), "conv2d_1.b": 0.1 * rng.standard_normal(4),
               "dense.W": 0.2 * rng.standard_normal((16, 6)), "dense.b": 0.1 * rng.standard_normal(6),
               "dense_1.W": 0.3 * rng.standard_normal((6, 10)), "dense_1.b": 0.1 * rng.standard_normal(10)}
-    report = diagnose(module.loss_and_grads, x, y, {"weight": "weight_l2", "activity": "activity_l2"},
-                      params=params, **FAST)
+    return diagnose(module.loss_and_grads, x, y, {"weight": "weight_l2", "activity": "activity_l2"},
+                    params=params, **FAST)
+
+
+def test_the_doctor_on_the_typical_mistake_names_missing_for_each_failing_row():
+    report = typical_mistake_report()
     assert not report.passed and report.failed_parameters("activity")
     root = assert_renders(report)
     missing = [c for c in report.failures() if c.term == "activity" and c.diagnosis == "missing"]

@@ -15,7 +15,7 @@ STYLE = """
 .hg th {background: #f6f8fa; font-weight: 600;}
 .hg td.hg-num {font-family: ui-monospace, SFMono-Regular, Menlo, monospace; text-align: right;}
 .hg td.hg-text {white-space: normal; overflow-wrap: anywhere; max-width: 40em;}
-.hg .hg-ok {background: #dafbe1;}
+.hg .hg-ok {background: #e6f7ea;}
 .hg .hg-warn {background: #fff8c5;}
 .hg .hg-fail {background: #ffd7d5;}
 .hg tr.hg-failing th {color: #a40e26;}
