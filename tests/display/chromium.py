@@ -1,7 +1,9 @@
 """Headless Chromium (Debian's ``chromium``) taking a screenshot of an HTML fragment, as a browser shows it.
 
-``python -m tests.display.chromium OUT.png`` writes the screenshot of the doctor's report on the typical
-mistake (README's picture, ``docs/figures/doctor-report.png``).
+``python -m tests.display.chromium OUT.png [EXECUTED.ipynb]`` writes the screenshot of the doctor's report on
+the typical mistake: ``examples/typical_mistake.py``'s, or the first one of an executed
+``activity-regularization.ipynb`` (README's picture, ``docs/figures/doctor-report.png``, comes from
+``build/notebooks/activity-regularization.ipynb`` after ``make notebooks``).
 """
 from __future__ import annotations
 
@@ -62,11 +64,23 @@ def typical_mistake_report():
     return make()
 
 
+def notebook_report_html(executed_notebook: Path, tag: str = "doctor-mistake") -> str:
+    """The HTML output of the cell tagged ``tag`` of an executed notebook (``make notebooks`` writes them)."""
+    import nbformat
+
+    nb = nbformat.read(executed_notebook, as_version=4)
+    (c,) = [c for c in nb.cells if tag in c.get("metadata", {}).get("tags", [])]
+    (html,) = [o.data["text/html"] for o in c.outputs if "text/html" in o.get("data", {})]
+    return html
+
+
 if __name__ == "__main__":
     target = Path(sys.argv[1] if len(sys.argv) > 1 else "docs/figures/doctor-report.png")
-    height = int(sys.argv[2]) if len(sys.argv) > 2 else 990
-    report = typical_mistake_report()
-    screenshot(report._repr_html_(), target, width=900, height=height)
+    if len(sys.argv) > 2:  # README's picture: build/notebooks/activity-regularization.ipynb's first doctor report
+        fragment = notebook_report_html(Path(sys.argv[2]))
+    else:
+        fragment = typical_mistake_report()._repr_html_()
+    screenshot(fragment, target, width=900, height=1020)
     from PIL import Image  # matplotlib's dependency: 64 colours keep the README's picture small
 
     Image.open(target).convert("RGB").quantize(64).save(target, optimize=True)

@@ -9,12 +9,14 @@ from tests.formats import IDX_STEMS, write_idx
 
 
 def fashion_like(n: int, rng) -> tuple[np.ndarray, np.ndarray]:
-    """``n`` 28x28 uint8 images and labels: class k is a bright band at rows 2k+4..2k+8 on noise."""
+    """``n`` 28x28 uint8 images and labels, Fashion-MNIST-like: a black background and a textured object,
+    class k a band at rows 2k+4..2k+10 whose width varies per image."""
     labels = rng.integers(0, 10, size=n).astype(np.uint8)
-    images = rng.integers(0, 90, size=(n, 28, 28)).astype(np.int32)
+    images = np.zeros((n, 28, 28), np.uint8)
     for i, k in enumerate(labels):
-        images[i, 2 * k + 4:2 * k + 8, 4:24] += 150
-    return np.clip(images, 0, 255).astype(np.uint8), labels
+        left, right = rng.integers(2, 8), rng.integers(20, 26)
+        images[i, 2 * k + 4:2 * k + 10, left:right] = rng.integers(60, 256, size=(6, right - left))
+    return images, labels
 
 
 def write_fashion_mnist(root: Path, n_train: int = 480, n_test: int = 160, seed: int = 0) -> Path:

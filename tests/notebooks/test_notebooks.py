@@ -1,10 +1,9 @@
 """Each notebook of ``notebooks/`` run top to bottom in a real Jupyter kernel (nbclient + ipykernel) on tiny
 Fashion-MNIST files, its outputs checked: the doctor's verdicts, the reports' HTML, the figures."""
 import base64
-import json
 import os
+import re
 import struct
-from pathlib import Path
 
 import nbformat
 import pytest
@@ -25,7 +24,7 @@ def run(notebook_data, tmp_path_factory):
             cwd = tmp_path_factory.mktemp(name)
             # one BLAS thread: the kernel shares the cores with pytest and other work
             env = {**os.environ, "HANDGRAD_DATA": str(notebook_data), "OPENBLAS_NUM_THREADS": "1",
-                   "MKL_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MPLBACKEND": "module://matplotlib_inline.backend_inline"}
+                   "MKL_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
             done[name] = execute(NOTEBOOKS / f"{name}.ipynb", cwd, env=env)[0]
         return done[name]
 
@@ -126,3 +125,93 @@ def test_activity_notebook_trains_and_plots(run):
     assert_figure(c)
     lines = [line for line in stdout(c).splitlines() if "mean |a1|" in line]
     assert len(lines) == 2 and lines[0].startswith("no activity penalty")
+    # the penalty pulls the penalized conv outputs towards zero
+    (a1_off, a2_off), (a1_on, a2_on) = [map(float, re.findall(r"mean \|a\d\| = ([0-9.]+)", line)) for line in lines]
+    assert a1_on < a1_off and a2_on < a2_off, lines
+    accuracies = [float(line.rsplit(" ", 1)[1].rstrip("%")) for line in out.splitlines() if "epoch 2" in line]
+    assert len(accuracies) == 2 and min(accuracies) > 50, out
+
+
+# ------------------------------------------------------------------ gradient-checks.ipynb
+def test_gradient_checks_notebook_passes_the_correct_file(run):
+    c = cell(run("gradient-checks"), "doctor-correct")
+    assert "doctor passed: True" in stdout(c)
+    root = html_report(c)
+    assert set(check_cells(root)) == {(p, t) for p in ("W1", "b1", "W2", "b2", "W3", "b3")
+                                      for t in ("data", "weight", "total")}
+    assert not find_all(root, "td", "hg-fail")
+
+
+def test_gradient_checks_notebook_locates_the_relu_bug(run):
+    nb = run("gradient-checks")
+    c = cell(nb, "doctor-bug")
+    out = stdout(c)
+    assert "failing in the data term: ['W1', 'b1', 'W2', 'b2']" in out
+    assert "failing in the weight term: []" in out
+    cells = check_cells(html_report(c))
+    for p in ("W1", "b1", "W2", "b2"):
+        assert "hg-fail" in classes(cells[(p, "data")]) and cells[(p, "data")].get("data-status") == "fail"
+    for p in ("W3", "b3"):
+        assert "hg-ok" in classes(cells[(p, "data")])
+    text = stdout(cell(nb, "text-form"))
+    assert "W2 [data] wrong" in text and "FAIL: 8 of 18 checks" in text
+
+
+def test_gradient_checks_notebook_names_the_factor_two_on_the_penalty(run):
+    c = cell(run("gradient-checks"), "doctor-reg")
+    out = stdout(c)
+    for p in ("W1", "W2", "W3"):
+        assert f"{p} [weight]: scaled, k = 2" in out
+    diagnoses = [li for li in find_all(html_report(c), "li") if li.get("data-term") == "weight"]
+    assert {li.get("data-parameter") for li in diagnoses} == {"W1", "W2", "W3"}
+    assert all("scaled, k = 2" in text_of(li) for li in diagnoses)
+
+
+# ------------------------------------------------------------------ handgrad-tour.ipynb
+def test_tour_notebook_shows_the_reports_and_the_model_as_html(run):
+    nb = run("handgrad-tour")
+    for tag, line in (("layer", "layer check passed: True"), ("loss", "model check passed: True")):
+        c = cell(nb, tag)
+        assert line in stdout(c)
+        assert find_all(html_report(c), "div", "hg-verdict")[0].get("data-verdict") == "pass"
+    root = html_report(cell(nb, "model"))
+    layers = [text_of(tr.find("th")) for tr in find_all(root, "tr", "hg-layer")]
+    assert layers[0] == "conv2d (Conv2D)" and len(layers) == 9
+    assert "Total params: 857,738" in text_of(root)
+
+
+def test_tour_notebook_trains_with_a_progress_widget_and_shows_its_history(run):
+    c = cell(run("handgrad-tour"), "train")
+    widgets = outputs(c, "application/vnd.jupyter.widget-view+json")
+    assert len(widgets) == 2  # one bar per epoch (a widget in Jupyter), not a wall of text lines
+    assert len(stdout(c).splitlines()) <= 6  # the per-epoch summary lines
+    root = html_report(c)
+    assert [tr.get("data-epoch") for tr in find_all(root, "tr", "hg-epoch")] == ["1", "2"]
+    (img,) = list(root.iter("img"))
+    assert img.get("src").startswith("data:image/png;base64,")
+    assert png_size(img.get("src").split(",", 1)[1])[0] >= 400
+
+
+def test_tour_notebook_plots_inline_and_saves(run):
+    nb = run("handgrad-tour")
+    assert "saved runs-tour/first/losses.png" in stdout(cell(nb, "figures"))
+    assert_figure(cell(nb, "figures"), min_width=1000)  # four panels
+    assert_figure(cell(nb, "activations"))
+
+
+def test_tour_notebook_resumes_exactly_and_tunes(run):
+    nb = run("handgrad-tour")
+    out = stdout(cell(nb, "resume"))
+    assert "restored at epoch 2" in out
+    assert "resumed run identical to the uninterrupted one: True" in out
+    assert "handgrad tune exited with 0" in stdout(cell(nb, "tune"))
+    c = cell(nb, "tune-report")
+    assert "activity_l2" in stdout(c)
+    assert_figure(c, min_width=300)
+
+
+def test_tour_notebook_evaluates(run):
+    out = stdout(cell(run("handgrad-tour"), "evaluate"))
+    assert out.startswith("test accuracy ")
+    accuracy = float(out.split()[2].rstrip("%,")) / 100
+    assert accuracy > 0.5  # the test's images are separable by class: two epochs learn them (chance: 10 %)
