@@ -204,7 +204,10 @@ def test_tour_notebook_resumes_exactly_and_tunes(run):
     out = stdout(cell(nb, "resume"))
     assert "restored at epoch 2" in out
     assert "resumed run identical to the uninterrupted one: True" in out
-    assert "handgrad tune exited with 0" in stdout(cell(nb, "tune"))
+    tune = cell(nb, "tune")
+    assert "handgrad tune exited with 0" in stdout(tune)
+    assert outputs(tune, "application/vnd.jupyter.widget-view+json")  # the study's bar is a widget too
+    assert stdout(tune).count("COMPLETE") == 3  # one table row per trial of the grid
     c = cell(nb, "tune-report")
     assert "activity_l2" in stdout(c)
     assert_figure(c, min_width=300)
