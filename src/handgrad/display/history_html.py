@@ -22,6 +22,8 @@ def _fmt(key: str, value) -> str:
 
 def curves_figure(history):
     """A small two-panel figure: training and validation data loss, training and validation accuracy."""
+    from matplotlib.ticker import MaxNLocator
+
     from handgrad.display.figure import InlineFigure
 
     fig = InlineFigure(figsize=(6.4, 2.2), layout="constrained")
@@ -33,6 +35,7 @@ def curves_figure(history):
             if any(v is not None for v in values):
                 ax.plot(epochs, [math.nan if v is None else v for v in values], marker="o", markersize=3,
                         label=label)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs
         ax.set_title(title, fontsize=9)
         ax.set_xlabel("epoch", fontsize=8)
         ax.tick_params(labelsize=7)

@@ -14,6 +14,7 @@ STYLE = """
                 white-space: nowrap;}
 .hg th {background: #f6f8fa; font-weight: 600;}
 .hg td.hg-num {font-family: ui-monospace, SFMono-Regular, Menlo, monospace; text-align: right;}
+.hg td.hg-mono {font-family: ui-monospace, SFMono-Regular, Menlo, monospace;}
 .hg td.hg-text {white-space: normal; overflow-wrap: anywhere; max-width: 40em;}
 .hg .hg-ok {background: #e6f7ea;}
 .hg .hg-warn {background: #fff8c5;}
