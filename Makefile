@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 # Extra flags for `handgrad train`, e.g. make train TRAIN_ARGS="--epochs 5".
 TRAIN_ARGS ?=
 
-.PHONY: train test test-cpus lint data install bench clean
+.PHONY: train test test-cpus lint data install bench clean notebooks chromium
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -38,7 +38,21 @@ test: $(VENV)/.installed-test
 		&& [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 		apt-get install -y -q postgresql >/dev/null 2>&1 || (apt-get update -q >/dev/null 2>&1 && \
 		apt-get install -y -q postgresql >/dev/null 2>&1) || echo "could not install postgresql"; fi
+	@$(MAKE) --no-print-directory chromium
 	$(BIN)/python -m pytest -q
+
+# The HTML report's screenshot test uses headless Chromium: Debian's package, installed where it is missing and we
+# may (root with apt-get); elsewhere that test is skipped and says why.
+chromium:
+	@if ! command -v chromium >/dev/null && ! command -v chromium-browser >/dev/null \
+		&& [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get install -y -q chromium >/dev/null 2>&1 || (apt-get update -q >/dev/null 2>&1 && \
+		apt-get install -y -q chromium >/dev/null 2>&1) || echo "could not install chromium"; fi
+
+# Execute notebooks/*.ipynb in a real Jupyter kernel on the real data set; the executed copies (outputs
+# included) go to build/notebooks/, the tracked notebooks stay stripped. Prints each notebook's time.
+notebooks: data $(VENV)/.installed-test
+	$(BIN)/python -m tests.notebooks.execute --out build/notebooks
 
 # The kernel, layer and fused-optimizer tests again: NumPy's AVX-512 loops off (numba compiling for Haswell), its AVX2/FMA3
 # loops off too (numba compiling for a generic CPU), then on the NumPy kernels. See tests/cpu_passes.py.
@@ -58,4 +72,4 @@ bench: $(VENV)/.installed-test
 	$(BIN)/python benchmarks/throughput.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache src/*.egg-info
+	rm -rf $(VENV) .pytest_cache src/*.egg-info build/notebooks

@@ -1,4 +1,4 @@
-"""Figures of a training run (matplotlib's object API, no display needed).
+"""Figures of a training run (matplotlib's object API, no display needed; in Jupyter each figure shows inline).
 
 ``plot_run(run_dir)`` writes into ``<run_dir>/plots/``:
 
@@ -14,10 +14,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from handgrad._atomic import atomic_write
+from handgrad.display.figure import InlineFigure
 from handgrad.training.history import History
 from handgrad.training.monitors import HIST_EDGES
 
@@ -27,8 +27,7 @@ TERMS = ("total", "data", "weight", "activity")
 def _figure(panels: int, width: float = 4.0, height: float = 3.2):
     cols = min(panels, 4)
     rows = -(-panels // cols)
-    fig = Figure(figsize=(width * cols, height * rows), layout="constrained")
-    FigureCanvasAgg(fig)
+    fig = InlineFigure(figsize=(width * cols, height * rows), layout="constrained")  # shows itself in Jupyter
     axes = [fig.add_subplot(rows, cols, i + 1) for i in range(panels)]
     return fig, axes
 

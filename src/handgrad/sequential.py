@@ -347,14 +347,19 @@ class Sequential:
     def param_count(self) -> int:
         return sum(layer.param_count() for layer in self.layers)
 
-    def summary(self) -> str:
-        """A table of layers, output shapes, parameter counts and regularizers."""
+    def summary_rows(self) -> list[tuple[str, str, str, str]]:
+        """The header, then per layer: name (type), output shape, parameter count, regularizers."""
         rows = [("Layer (type)", "Output shape", "Params", "Regularizers")]
         for layer in self.layers:
             act = getattr(layer, "activation", None)
             kind = type(layer).__name__ + (f"+{type(act).__name__}" if act is not None else "")
             rows.append((f"{layer.name} ({kind})", str(("N", *layer.output_shape)).replace("'", ""),
                          f"{layer.param_count():,}", layer.regularizer_summary()))
+        return rows
+
+    def summary(self) -> str:
+        """A table of layers, output shapes, parameter counts and regularizers."""
+        rows = self.summary_rows()
         widths = [max(len(r[i]) for r in rows) for i in range(4)]
         line = "-" * (sum(widths) + 6)
         def fmt(r):
@@ -363,6 +368,11 @@ class Sequential:
                 f"Input shape: (N, {', '.join(map(str, self.input_shape))})   dtype: {self.dtype.name}",
                 f"Total params: {self.param_count():,}"]
         return "\n".join(body)
+
+    def _repr_html_(self) -> str:
+        from handgrad.display.model_html import summary_html  # the summary as a table, in Jupyter
+
+        return summary_html(self)
 
     def __repr__(self) -> str:
         return f"Sequential({len(self.layers)} layers, input_shape={self.input_shape}, params={self.param_count():,})"

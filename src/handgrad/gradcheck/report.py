@@ -154,5 +154,10 @@ class GradcheckReport:
             lines.extend(self.worst_lines(c))
         return "\n".join(lines)
 
+    def _repr_html_(self) -> str:
+        from handgrad.display.report_html import report_html  # Jupyter's form; str() is the terminal's
+
+        return report_html(self)
+
     def __repr__(self) -> str:
         return f"GradcheckReport(passed={self.passed}, checks={len(self.checks)}, failures={len(self.failures())})"

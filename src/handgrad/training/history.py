@@ -66,3 +66,8 @@ class History:
 
     def __len__(self) -> int:
         return len(self.rows)
+
+    def _repr_html_(self) -> str:
+        from handgrad.display.history_html import history_html  # the last epochs and a small plot, in Jupyter
+
+        return history_html(self)
