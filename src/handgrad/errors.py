@@ -18,6 +18,13 @@ error                   also a        raised when
                                       directly)
 ``KeyMismatchError``    KeyError      a dict of weights lacks keys or has unexpected ones
 ``StateError``          RuntimeError  a method called in the wrong order (``backward`` before ``forward``)
+``UserCodeError``       RuntimeError  the user's own code (``--model FILE.py:FN``, ``gradcheck --user-model``)
+                                      raised, exited (``sys.exit``) or returned the wrong thing; the message
+                                      names the user's function and ``file:line`` (``handgrad.user_code``)
+``RunFileError``        ValueError    a file of a run (checkpoint, ``config.json``, ``history.json``,
+                                      ``metrics.json``) is damaged, hand-edited or not a regular file, or an
+                                      output path is a link, a device or a directory; the message names the
+                                      file and the field
 ======================  ============  ==========================================================================
 
 Any other exception escaping a layer, a ``Sequential`` or a loss is a bug in handgrad
@@ -57,7 +64,18 @@ class StateError(HandgradError, RuntimeError):
     """A method was called in the wrong order, e.g. ``backward`` before ``forward``."""
 
 
-DOCUMENTED = (ArgumentError, ArgumentTypeError, ShapeError, NonFiniteError, KeyMismatchError, StateError)
+class UserCodeError(HandgradError, RuntimeError):
+    """The user's code raised (any exception, ``SystemExit`` included) or returned something unusable; the message
+    names the user's function and file:line, the user's exception is kept as ``__cause__``."""
+
+
+class RunFileError(HandgradError, ValueError):
+    """A run's file is damaged or hand-edited (the message names the file and the field), or a path handgrad was
+    to write is a link, a device or a directory rather than a regular file."""
+
+
+DOCUMENTED = (ArgumentError, ArgumentTypeError, ShapeError, NonFiniteError, KeyMismatchError, StateError,
+              UserCodeError, RunFileError)
 
 __all__ = ["DOCUMENTED", "ArgumentError", "ArgumentTypeError", "HandgradError", "KeyMismatchError", "NonFiniteError",
-           "ShapeError", "StateError"]
+           "RunFileError", "ShapeError", "StateError", "UserCodeError"]

@@ -8,7 +8,6 @@ argparse rejects); ``--verbose`` adds the user's own traceback.
 from __future__ import annotations
 
 import copy
-import importlib.util
 import inspect
 import json
 import sys
@@ -21,6 +20,8 @@ import numpy as np
 from handgrad._atomic import atomic_write_text
 from handgrad.cli.args import add_dataclass_arguments, flag
 from handgrad.config import TrainConfig
+from handgrad.errors import RunFileError
+from handgrad.user_code import call_user, import_file
 
 MODEL_FIELDS = ("dataset", "weight_l2", "weight_l1", "activity_l2", "activity_l1", "activity_on", "batchnorm", "seed")
 REFERENCE_ONLY = ("weight_l2", "weight_l1", "activity_l2", "activity_l1", "activity_on", "batchnorm")
@@ -138,18 +139,7 @@ def load_user_code(spec: str, option: str):
     directory = str(file.resolve().parent)
     if directory not in sys.path:
         sys.path.insert(0, directory)
-    module_name = f"_handgrad_user_{file.stem}"
-    module_spec = importlib.util.spec_from_file_location(module_name, file)
-    module = importlib.util.module_from_spec(module_spec)
-    sys.modules[module_name] = module  # dataclasses look their module up while a class is created
-    try:
-        module_spec.loader.exec_module(module)
-    except SyntaxError as e:
-        raise GradcheckError(f"{option}: syntax error in {file}, line {e.lineno}: {e.msg}") from e
-    except BaseException as e:  # the user's module: anything it raises while importing is reported
-        if isinstance(e, KeyboardInterrupt):
-            raise
-        raise GradcheckError(f"{option}: importing {file} raised {type(e).__name__}: {e}") from e
+    module = import_file(file, option)  # a syntax error, an exception or sys.exit: UserCodeError naming file:line
     obj = getattr(module, name, None)
     if not callable(obj):
         kind = "function" if option == "--user-module" else "factory"
@@ -159,7 +149,7 @@ def load_user_code(spec: str, option: str):
 
 def call_with_supported(function, what: str, **keywords):
     """``function(**the keywords its signature accepts)``; an exception becomes a ``UserCodeError``."""
-    from handgrad.gradcheck.targets import UserCodeError, describe
+    from handgrad.gradcheck.targets import describe
 
     try:
         parameters = inspect.signature(function).parameters
@@ -167,10 +157,7 @@ def call_with_supported(function, what: str, **keywords):
         given = {k: v for k, v in keywords.items() if takes_any or k in parameters}
     except (TypeError, ValueError):
         given = {}
-    try:
-        return function(**given)
-    except Exception as e:
-        raise UserCodeError(f"{what} {describe(function)} raised {type(e).__name__}: {e}") from e
+    return call_user(function, what=f"{what} {describe(function)}", **given)
 
 
 # ------------------------------------------------------------------------------------------ run
@@ -259,4 +246,6 @@ def write_json(path: Path, data: dict) -> None:
         atomic_write_text(path, json.dumps(data, indent=2, default=float) + "\n")
     except OSError as e:
         raise GradcheckError(f"--json: cannot write {path}: {e.strerror or e}") from e
+    except RunFileError as e:  # a link, a device, a FIFO or a directory: never replaced by a file
+        raise GradcheckError(f"--json: {e}") from None
 
