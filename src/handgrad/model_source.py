@@ -58,7 +58,15 @@ def load_function(path, name: str, flag: str = "--model", code: bytes | None = N
     """The function ``name`` of the Python file ``path`` (``code``: its bytes, already read and checked),
     imported under a name of its own (``handgrad.user_code.import_file``)."""
     path = Path(path)
-    module = import_file(path, flag, code)
+    try:
+        module = import_file(path, flag, code)
+    except UserCodeError as e:
+        missing = e.__cause__.name if isinstance(e.__cause__, ModuleNotFoundError) else None
+        beside = missing and any((path.parent / f"{missing.split('.')[0]}{s}").exists() for s in (".py", ""))
+        if not beside:
+            raise
+        raise UserCodeError(f"{e}; a {flag} file may import handgrad and installed packages, not files beside it "
+                            f"(the run keeps only its copy {COPY_NAME})") from e.__cause__
     function = getattr(module, name, None)
     if not callable(function):
         raise ValueError(f"{flag}: {path} has no function {name!r}")

@@ -118,8 +118,8 @@ def check_unedited(run_dir: Path, saved: TrainConfig) -> None:
     last = run_dir / "checkpoints" / "last.npz"
     changed = []
     if last.exists():
-        recorded = runfiles.config_from_dict(f"checkpoint {last}: its meta field 'config'",
-                                             load_checkpoint(last).meta.get("config"))
+        meta = runfiles.check_meta(last, load_checkpoint(last).meta)  # before the run directory is claimed
+        recorded = runfiles.config_from_dict(f"checkpoint {last}: its meta field 'config'", meta["config"])
         changed = [f"{k}: {getattr(recorded, k)!r} -> {getattr(saved, k)!r}" for k in saved.to_dict()
                    if k not in (*RESUMABLE_FIELDS, "name") and getattr(recorded, k) != getattr(saved, k)]
     checksum = run_dir / CHECKSUM_NAME

@@ -19,10 +19,11 @@ No link is followed out of the run directory: ``checkpoints/`` must be a real di
 with ``O_NOFOLLOW`` and must be a regular file, a new run's directory must not be a symbolic link, and every
 file of the run is written by ``handgrad._atomic.atomic_write(..., inside=run_dir)``.
 
-If a run fails (an exception other than Ctrl-C) before its first checkpoint in a directory this claim created,
-what it wrote there is removed again (``STARTED_FILES``, then the empty directories): a typo in a flag or a
-``--model`` function that raises leaves no half-made run behind to be refused later as "unfinished". A run
-interrupted with Ctrl-C keeps its ``config.json``, so that ``--resume`` can start it again.
+If a run fails before training began (before ``config.json``, the last file a start writes) in a directory this
+claim created, what it wrote there is removed again (``model.py``, ``config.sha256``, then the empty
+directories): a typo in a flag or a ``--model`` function that raises leaves no half-made run behind to be
+refused later as "unfinished". A run that stops later keeps its ``config.json``, so that ``--resume`` can
+continue (or restart) it.
 """
 from __future__ import annotations
 
@@ -37,8 +38,10 @@ from pathlib import Path
 from handgrad._atomic import check_dir, kind, open_regular
 
 LOCK_NAME = ".lock"
-# What a start writes before its first checkpoint (removed again when that start fails in a new directory).
-STARTED_FILES = ("config.json", "config.sha256", "model.py", "history.json", "history.csv")
+# What a start writes before training begins (removed again when that start fails in a new directory), and
+# config.json, written last, whose presence marks a run that began.
+STARTED_FILES = ("model.py", "config.sha256")
+RUN_FILES = ("config.json", "config.sha256", "model.py", "history.json", "history.csv", "metrics.json")
 
 
 class RunDirError(Exception):
@@ -106,7 +109,7 @@ def _lock(run_dir: Path) -> int:
 
 def _check_files(run_dir: Path) -> None:
     """Every file of the run that exists is a regular file (not a link, FIFO or device planted there)."""
-    names = [*STARTED_FILES, "metrics.json", "checkpoints/last.npz", "checkpoints/best.npz"]
+    names = [*RUN_FILES, "checkpoints/last.npz", "checkpoints/best.npz"]
     for name in names:
         path = run_dir / name
         try:
@@ -161,12 +164,10 @@ def claim_run_dir(run_dir, resume: bool = False, echo=print):
         for path in remove_stale_temporaries(run_dir):
             echo(f"removed {path}, a temporary file left by a run that was stopped while writing")
         yield run_dir
-    except BaseException as e:
-        if created and not (run_dir / "checkpoints" / "last.npz").exists():
-            if not isinstance(e, KeyboardInterrupt):
-                _remove_started(run_dir)
-            if not (run_dir / "config.json").exists():
-                _remove_empty(run_dir)
+    except BaseException:
+        if created and not (run_dir / "config.json").exists():  # it failed before training began
+            _remove_started(run_dir)
+            _remove_empty(run_dir)
         raise
     finally:
         os.close(fd)
