@@ -20,6 +20,13 @@ error                   also a        raised when
 ``StateError``          RuntimeError  a method called in the wrong order (``backward`` before ``forward``)
 ``MissingExtraError``   ImportError   an optional package is not installed (``onnx`` for ``handgrad.export.to_onnx``);
                                       the message names the extra to install (``pip install 'handgrad[onnx]'``)
+``UserCodeError``       RuntimeError  the user's own code (``--model FILE.py:FN``, ``gradcheck --user-model``)
+                                      raised, exited (``sys.exit``) or returned the wrong thing; the message
+                                      names the user's function and ``file:line`` (``handgrad.user_code``)
+``RunFileError``        ValueError    a file of a run (checkpoint, ``config.json``, ``history.json``,
+                                      ``metrics.json``) is damaged, hand-edited or not a regular file, or an
+                                      output path is a link, a device or a directory; the message names the
+                                      file and the field
 ======================  ============  ==========================================================================
 
 Any other exception escaping a layer, a ``Sequential`` or a loss is a bug in handgrad
@@ -63,8 +70,18 @@ class MissingExtraError(HandgradError, ImportError):
     """An optional dependency is missing; the message names the package and the extra that installs it."""
 
 
+class UserCodeError(HandgradError, RuntimeError):
+    """The user's code raised (any exception, ``SystemExit`` included) or returned something unusable; the message
+    names the user's function and file:line, the user's exception is kept as ``__cause__``."""
+
+
+class RunFileError(HandgradError, ValueError):
+    """A run's file is damaged or hand-edited (the message names the file and the field), or a path handgrad was
+    to write is a link, a device or a directory rather than a regular file."""
+
+
 DOCUMENTED = (ArgumentError, ArgumentTypeError, ShapeError, NonFiniteError, KeyMismatchError, StateError,
-              MissingExtraError)
+              MissingExtraError, UserCodeError, RunFileError)
 
 __all__ = ["DOCUMENTED", "ArgumentError", "ArgumentTypeError", "HandgradError", "KeyMismatchError",
-           "MissingExtraError", "NonFiniteError", "ShapeError", "StateError"]
+           "MissingExtraError", "NonFiniteError", "RunFileError", "ShapeError", "StateError", "UserCodeError"]

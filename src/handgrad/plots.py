@@ -141,10 +141,30 @@ def compare_figure(histories: dict[str, History]) -> Figure:
     return fig
 
 
+def run_labels(run_dirs) -> list[str]:
+    """A distinct legend label per run: its folder name, or as many trailing path components as it takes
+    (``o1/same``, ``o2/same``); the same directory given twice is an error."""
+    paths = [Path(d) for d in run_dirs]
+    seen = {}
+    for path in paths:
+        real = path.resolve()
+        if real in seen:
+            raise ValueError(f"{path} is given twice (as {seen[real]} too): each run is drawn once")
+        seen[real] = path
+    parts = [p.resolve().parts for p in paths]
+    depth = 1
+    while True:
+        labels = ["/".join(p[-depth:]) for p in parts]
+        if len(set(labels)) == len(labels) or depth >= max(len(p) for p in parts):
+            return labels
+        depth += 1
+
+
 def compare_runs(run_dirs, out) -> Path:
+    """One figure of every run in ``run_dirs`` (each labelled by ``run_labels``), written to ``out``."""
     histories = {}
-    for run_dir in map(Path, run_dirs):
+    for run_dir, label in zip(map(Path, run_dirs), run_labels(run_dirs)):
         if not (run_dir / "history.json").is_file():
             raise FileNotFoundError(f"{run_dir} has no history.json: is it a run directory of 'handgrad train'?")
-        histories[run_dir.name] = History.load(run_dir)
+        histories[label] = History.load(run_dir)
     return save(_make(compare_figure, histories, *run_dirs), out)

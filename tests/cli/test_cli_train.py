@@ -29,8 +29,8 @@ def test_train_writes_the_run_directory(tmp_path, data_dir, capsys):
                        "--name", "r1", "--weight-l2", "1e-4", "--activity-l2", "1e-5", "--activity-on", "post"], capsys)
     assert code == 0, out.err
     run = tmp_path / "runs" / "r1"
-    assert sorted(p.name for p in run.iterdir()) == [".lock", "checkpoints", "config.json", "history.csv",
-                                                     "history.json", "metrics.json"]
+    assert sorted(p.name for p in run.iterdir()) == [".lock", "checkpoints", "config.json", "config.sha256",
+                                                     "history.csv", "history.json", "metrics.json"]
     assert (run / ".lock").read_text() == f"{os.getpid()}\n"  # the pid of the process that ran it
     config = json.loads((run / "config.json").read_text())
     assert (config["weight_l2"], config["activity_l2"], config["activity_on"], config["epochs"]) == \

@@ -1,10 +1,11 @@
 """The ``handgrad`` command: ``train``, ``evaluate``, ``gradcheck``, ``plot``, ``compare``, ``tune``, ``export``.
 
 Errors a user can fix (bad flags, missing or unreadable data, a run directory in use or not writable, a damaged
-checkpoint or history, a diverged run) print one line, ``handgrad COMMAND: error: ...``, and exit non-zero
-(2 for bad flags, 1 otherwise, 130 on Ctrl-C); no traceback. An ``OSError`` is printed as ``FILE: reason``.
-Any other exception is a bug in handgrad: it too is printed as one line naming its type, and the full
-traceback is printed when the environment variable ``HANDGRAD_TRACEBACK=1`` is set.
+or hand-edited run file, a diverged run, the user's own code raising or calling ``sys.exit``) print one line,
+``handgrad COMMAND: error: ...``, and exit non-zero (2 for bad flags, 1 otherwise, 130 on Ctrl-C); no traceback.
+An ``OSError`` is printed as ``FILE: reason``. Any other exception is a bug in handgrad: it too is printed as one
+line naming its type, and the full traceback is printed when the environment variable ``HANDGRAD_TRACEBACK=1``
+is set.
 """
 from __future__ import annotations
 
@@ -44,6 +45,7 @@ def one_line(message) -> str:
 
 def main(argv=None) -> int:
     from handgrad.datasets import DatasetError
+    from handgrad.errors import UserCodeError
     from handgrad.training import RunDirError, TrainingDiverged
 
     args = build_parser().parse_args(argv)
@@ -53,7 +55,7 @@ def main(argv=None) -> int:
     except TrainingDiverged as e:
         print(f"{prefix}: {one_line(e)}", file=sys.stderr)
         return 1
-    except (DatasetError, RunDirError, ValueError) as e:
+    except (DatasetError, RunDirError, UserCodeError, ValueError) as e:
         print(f"{prefix}: error: {one_line(e)}", file=sys.stderr)
         return 1
     except OSError as e:  # permissions, a file where a directory should be, a full disk...

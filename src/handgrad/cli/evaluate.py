@@ -35,56 +35,36 @@ def format_report(accuracy: float, names, matrix: np.ndarray) -> str:
     return "\n".join(lines)
 
 
-# Fields of a checkpoint's meta that evaluate needs (written by 'handgrad train').
-META_FIELDS = ("epoch", "config", "class_names", "input_shape", "normalization")
-
-
-def check_meta(path, meta) -> None:
-    """ValueError naming the checkpoint and the first missing or malformed field of its meta."""
-    if not isinstance(meta, dict):
-        raise ValueError(f"checkpoint {path}: its meta is a {type(meta).__name__}, not a dict; was it written by "
-                         "'handgrad train'?")
-    for key in META_FIELDS:
-        if key not in meta:
-            raise ValueError(f"checkpoint {path}: its meta lacks the field {key!r}; was it written by 'handgrad "
-                             "train'?")
-    norm = meta["normalization"]
-    if not isinstance(norm, dict) or not {"mean", "std"} <= set(norm):
-        raise ValueError(f"checkpoint {path}: its meta field 'normalization' must hold 'mean' and 'std', got {norm!r}")
-    if not isinstance(meta["config"], dict):
-        raise ValueError(f"checkpoint {path}: its meta field 'config' must be a dict, got {meta['config']!r}")
-    if not isinstance(meta["class_names"], list) or not meta["class_names"]:
-        raise ValueError(f"checkpoint {path}: its meta field 'class_names' must be a non-empty list, got "
-                         f"{meta['class_names']!r}")
-
-
-def check_finite(path, params: dict) -> None:
-    """ValueError naming the first parameter with NaN or infinite entries (a diverged run's weights)."""
-    for key, value in params.items():
-        bad = int(np.size(value) - np.count_nonzero(np.isfinite(value)))
-        if bad:
-            raise ValueError(f"checkpoint {path}: parameter {key} has {bad} non-finite (NaN or infinite) values of "
-                             f"{np.size(value)}; the run diverged before this checkpoint: evaluate an earlier one "
-                             "(best.npz)")
-
-
 def build_model(path, ckpt):
-    """The trained model of ``ckpt``; every way the checkpoint can disagree with itself is a ValueError naming it."""
+    """The trained model of ``ckpt``; every way the checkpoint can disagree with itself is a ValueError naming it
+    (its meta is checked by ``training.runfiles.check_meta``, its arrays must be finite)."""
     from handgrad.config import TrainConfig
+    from handgrad.errors import RunFileError
+    from handgrad.training.checkpoint import check_finite
     from handgrad.training.run import model_of_checkpoint
+    from handgrad.training.runfiles import check_meta
 
-    meta = ckpt.meta
-    check_meta(path, meta)
+    meta = check_meta(path, ckpt.meta)
+    # The run's name does not matter here (and older versions accepted names such as "a/b").
+    config = TrainConfig.from_dict({**meta["config"], "name": None})
+    check_finite(path, ckpt)
     try:
-        # The run's name does not matter here (and older versions accepted names such as "a/b").
-        config = TrainConfig.from_dict({**meta["config"], "name": None})
-        check_finite(path, ckpt.params)
         model = model_of_checkpoint(path, ckpt, config)  # a --model run's network comes from its run directory
     except (ValueError, TypeError, KeyError) as e:
         message = e.args[0] if isinstance(e, KeyError) and e.args else str(e)  # str(KeyError) adds quotes
         named = message if message.startswith(f"checkpoint {path}") else f"checkpoint {path}: {message}"
-        raise ValueError(named) from e
+        raise RunFileError(named) from e
     return config, model
+
+
+def check_result(path, result: dict, split: str, n: int) -> None:
+    """NonFiniteError when the loss of a (finite) checkpoint is not finite on the data: its weights overflow."""
+    from handgrad.errors import NonFiniteError
+
+    bad = [k for k in ("data", "weight", "activity", "total") if not np.isfinite(result[k])]
+    if bad:
+        raise NonFiniteError(f"checkpoint {path}: its {bad[0]} loss on the {n:,} {split} images is {result[bad[0]]} "
+                             "(the network overflows on this data); no result is reported")
 
 
 def run(args) -> int:
@@ -106,15 +86,22 @@ def run(args) -> int:
         std = np.asarray(meta["normalization"]["std"], dtype=np.float32).reshape(1, -1, 1, 1)
         x = (x - mean) / std
     else:
+        if config.validation_size == 0:
+            raise ValueError(f"checkpoint {args.checkpoint}: its run was trained with --validation-size 0, so it has "
+                             "no validation split; evaluate --split test")
         data = datasets.prepare(config.dataset, validation_size=config.validation_size, seed=config.seed,
                                 data_dir=data_dir)
         x, y = data.x_val, data.y_val
-    result = evaluate(model, x, y)
+    if len(x) == 0:
+        raise ValueError(f"the {args.split} split of {config.dataset} is empty: nothing to evaluate")
+    with np.errstate(all="ignore"):  # an overflow is reported once, as the error below, not as NumPy warnings
+        result = evaluate(model, x, y)
+    check_result(args.checkpoint, result, args.split, len(x))
     matrix = confusion_matrix(y, result["predictions"], len(meta["class_names"]))
     if args.json:
         loss = {k: result[k] for k in ("total", "data", "weight", "activity")}
         print(json.dumps({"accuracy": result["accuracy"], "loss": loss, "class_names": meta["class_names"],
-                          "confusion_matrix": matrix.tolist()}, indent=2))
+                          "confusion_matrix": matrix.tolist()}, indent=2, allow_nan=False))
     else:
         print(f"checkpoint {args.checkpoint} (epoch {ckpt.epoch}), {config.dataset} {args.split} split")
         print(format_report(result["accuracy"], meta["class_names"], matrix))

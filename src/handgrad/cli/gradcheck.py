@@ -20,6 +20,8 @@ import numpy as np
 from handgrad._atomic import atomic_write_text
 from handgrad.cli.args import add_dataclass_arguments, flag
 from handgrad.config import TrainConfig
+from handgrad.errors import RunFileError
+from handgrad.user_code import call_user
 
 MODEL_FIELDS = ("dataset", "weight_l2", "weight_l1", "activity_l2", "activity_l1", "activity_on", "batchnorm", "seed")
 REFERENCE_ONLY = ("weight_l2", "weight_l1", "activity_l2", "activity_l1", "activity_on", "batchnorm")
@@ -163,7 +165,7 @@ def load_user_code(spec: str, option: str):
 
 def call_with_supported(function, what: str, **keywords):
     """``function(**the keywords its signature accepts)``; an exception becomes a ``UserCodeError``."""
-    from handgrad.gradcheck.targets import UserCodeError, describe
+    from handgrad.gradcheck.targets import describe
 
     try:
         parameters = inspect.signature(function).parameters
@@ -171,21 +173,7 @@ def call_with_supported(function, what: str, **keywords):
         given = {k: v for k, v in keywords.items() if takes_any or k in parameters}
     except (TypeError, ValueError):
         given = {}
-    try:
-        return function(**given)
-    except Exception as e:
-        raise UserCodeError(f"{what} {describe(function)} raised {type(e).__name__}: {e}") from e
-
-
-def call_user(function, what: str, keywords: dict):
-    """``function(**keywords)``; an exception becomes a ``UserCodeError`` naming it."""
-    from handgrad.gradcheck.targets import UserCodeError, describe
-
-    try:
-        return function(**keywords)
-    except Exception as e:
-        shown = ", ".join(f"{k}={v!r}" for k, v in keywords.items())
-        raise UserCodeError(f"{what} {describe(function)}({shown}) raised {type(e).__name__}: {e}") from e
+    return call_user(function, what=f"{what} {describe(function)}", **given)
 
 
 # ------------------------------------------------------------------------------------------ run
@@ -197,7 +185,7 @@ def run(args) -> int:
 
         if not isinstance(e, (GradcheckError, UserCodeError, ValueError, TypeError)):
             raise
-        where = user_frame(e.__cause__) if args.verbose else None
+        where = user_frame(e.__cause__) if args.verbose and "(at " not in str(e) else None
         print(f"handgrad gradcheck: error: {e}" + (f" (at {where})" if where else ""), file=sys.stderr)
         if args.verbose and e.__cause__ is not None:
             traceback.print_exception(e.__cause__, file=sys.stderr)
@@ -223,6 +211,7 @@ def user_frame(error) -> str | None:
 
 def _run(args) -> int:
     from handgrad.gradcheck import check_model, diagnose
+    from handgrad.gradcheck.targets import describe
 
     if args.user_layers is not None or args.only is not None:
         from handgrad.cli.gradcheck_layers import run_user_layers
@@ -268,7 +257,8 @@ def _run(args) -> int:
         if args.user_model:
             params = None
             given = {**automatic_arguments(target, input_shape, args.classes, config.seed), **model_args}
-            target = call_user(target, "--user-model: constructing", given)
+            shown = ", ".join(f"{k}={v!r}" for k, v in given.items())
+            target = call_user(target, what=f"--user-model: constructing {describe(target)}({shown})", **given)
         elif getattr(module, "init_params", None) is not None:
             params = call_with_supported(module.init_params, "--user-module: init_params", **kwargs)
             if not isinstance(params, dict):
@@ -313,4 +303,6 @@ def write_json(path: Path, data: dict) -> None:
         atomic_write_text(path, json.dumps(data, indent=2, default=float) + "\n")
     except OSError as e:
         raise GradcheckError(f"--json: cannot write {path}: {e.strerror or e}") from e
+    except RunFileError as e:  # a link, a device, a FIFO or a directory: never replaced by a file
+        raise GradcheckError(f"--json: {e}") from None
 

@@ -31,9 +31,10 @@ def run_plot(args) -> int:
 def run_compare(args) -> int:
     from pathlib import Path
 
-    from handgrad.plots import compare_runs
+    from handgrad.plots import compare_runs, run_labels
 
     if Path(args.out).is_dir():
         raise ValueError(f"--out {args.out} is a directory; give the PNG file to write, e.g. {args.out}/compare.png")
-    print(compare_runs(args.run_dirs, args.out))
+    path = compare_runs(args.run_dirs, args.out)
+    print(f"{path}: {len(args.run_dirs)} runs ({', '.join(run_labels(args.run_dirs))})")
     return 0

@@ -30,11 +30,14 @@ def config_error(message: str) -> str:
 
 
 def run(args) -> int:
+    from handgrad.errors import RunFileError
     from handgrad.training.run import resume_config, train
 
     given = {k: v for k, v in vars(args).items() if k not in ("run", "resume", "no_progress", "command")}
     try:
         config = resume_config(args.resume, given) if args.resume else TrainConfig(**given)
+    except RunFileError:
+        raise  # a damaged or edited config.json is not a bad flag: exit 1, naming the file
     except (ValueError, TypeError) as e:
         print(f"handgrad train: error: {config_error(str(e))}", file=sys.stderr)
         return 2

@@ -78,7 +78,7 @@ def open_study(name: str, storage_url: str | None, out_dir, heartbeat: int = DEF
     from handgrad.tuning.storage import default_url, open_storage, redact
 
     url = storage_url or default_url(out_dir, name)
-    storage = open_storage(url, heartbeat)
+    storage = open_storage(url, heartbeat, create=create is not None)
     if create is None:
         try:
             return optuna.load_study(study_name=name, storage=storage), url

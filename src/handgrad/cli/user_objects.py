@@ -17,6 +17,9 @@ import inspect
 import sys
 from pathlib import Path
 
+from handgrad.errors import UserCodeError
+from handgrad.user_code import call_user
+
 
 class UserObjectError(Exception):
     """A one-line error naming the flag and what is wrong with its value."""
@@ -41,14 +44,16 @@ def _on_path(directory: Path) -> None:
 
 
 def _exec_import(option: str, what: str, load):
+    """``load()`` behind the user-code guard: a syntax error is a ``UserObjectError``; anything else the user's
+    module raises while importing (``sys.exit`` included) a ``UserCodeError`` naming ``file:line``."""
     try:
-        return load()
-    except SyntaxError as e:
-        raise UserObjectError(f"{option}: syntax error in {e.filename}, line {e.lineno}: {e.msg}") from e
-    except BaseException as e:  # the user's module: anything it raises while importing is reported
-        if isinstance(e, KeyboardInterrupt):
-            raise
-        raise UserObjectError(f"{option}: importing {what} raised {type(e).__name__}: {e}") from e
+        return call_user(load, what=f"{option}: importing {what}", files=(what,))
+    except UserCodeError as e:
+        cause = e.__cause__
+        if isinstance(cause, SyntaxError):
+            raise UserObjectError(f"{option}: syntax error in {cause.filename}, line {cause.lineno}: "
+                                  f"{cause.msg}") from cause
+        raise
 
 
 def import_user_object(spec: str, option: str, kind: str):

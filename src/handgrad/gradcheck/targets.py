@@ -17,9 +17,8 @@ from typing import Callable
 
 import numpy as np
 
-
-class UserCodeError(Exception):
-    """The user's loss/gradient code raised, or returned something other than ``(float, dict of arrays)``."""
+from handgrad.errors import UserCodeError  # the user's code raised, exited or returned the wrong types
+from handgrad.user_code import call_user
 
 
 def describe(obj) -> str:
@@ -52,12 +51,8 @@ class Target:
         each coefficient name to its value (``None``: leave the user's own values)."""
         given = {k: a.copy() for k, a in self.base.items()}
         xc, yc = np.array(x, copy=True), np.array(y, copy=True)
-        try:
-            out = self._call(given, xc, yc, coefficients)
-        except UserCodeError:
-            raise
-        except Exception as e:  # the user's code: any exception becomes one line naming it
-            raise UserCodeError(f"{self.function_name} raised {type(e).__name__}: {e}") from e
+        # the user's code: any exception, sys.exit included, becomes one line naming it and its file:line
+        out = call_user(self._call, given, xc, yc, coefficients, what=self.function_name)
         self._note_writes(given, xc, yc, x, y)
         loss, grads = self._unpack(out)
         self.loss_values.append(loss)

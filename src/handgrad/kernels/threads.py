@@ -153,6 +153,9 @@ def _threads_from_env() -> int:
     return int(value)
 
 
+threads_from_env = _threads_from_env  # public: checked before a run directory is claimed (training.run)
+
+
 class _Team:
     """The calling thread plus ``size - 1`` daemon workers, each blocked on its own queue between tasks."""
 

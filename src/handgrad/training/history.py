@@ -37,32 +37,22 @@ class History:
 
     def save(self, run_dir) -> None:
         run_dir = Path(run_dir)
-        atomic_write_text(run_dir / "history.json", json.dumps(self.rows, indent=1))
+        atomic_write_text(run_dir / "history.json", json.dumps(self.rows, indent=1), inside=run_dir)
         flat = [flatten(r) for r in self.rows]
         columns = list(dict.fromkeys(k for r in flat for k in r))
         buf = io.StringIO()
         writer = csv.DictWriter(buf, fieldnames=columns)
         writer.writeheader()
         writer.writerows(flat)
-        atomic_write_text(run_dir / "history.csv", buf.getvalue())
+        atomic_write_text(run_dir / "history.csv", buf.getvalue(), inside=run_dir)
 
     @classmethod
     def load(cls, run_dir) -> "History":
-        """Read ``run_dir/history.json``; ValueError naming the file if it is not JSON or not a list of epoch rows
-        (dicts with an integer ``epoch`` and a ``train`` dict, as ``Trainer`` writes them)."""
-        path = Path(run_dir) / "history.json"
-        try:
-            rows = json.loads(path.read_text())
-        except (ValueError, UnicodeDecodeError) as e:
-            raise ValueError(f"{path} is not a history written by 'handgrad train': not valid JSON ({e})") from e
-        if not isinstance(rows, list):
-            raise ValueError(f"{path} is not a history written by 'handgrad train': expected a list of epoch rows, "
-                             f"got a JSON {type(rows).__name__}")
-        for i, row in enumerate(rows):
-            if not (isinstance(row, dict) and isinstance(row.get("epoch"), int) and isinstance(row.get("train"), dict)):
-                raise ValueError(f"{path} is not a history written by 'handgrad train': row {i} is not a dict with "
-                                 f"an integer 'epoch' and a 'train' dict: {str(row)[:80]}")
-        return cls(rows)
+        """Read ``run_dir/history.json``, checked by ``training.runfiles.load_history``: a RunFileError naming the
+        file, the row and the field when it is not JSON or not the epoch rows ``Trainer`` writes."""
+        from handgrad.training.runfiles import load_history
+
+        return cls(load_history(Path(run_dir) / "history.json"))
 
     def __len__(self) -> int:
         return len(self.rows)

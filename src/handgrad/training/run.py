@@ -3,6 +3,9 @@
 Run directory ``<out_dir>/<name>/``:
 
 - ``config.json``: the config used (a resumed run keeps it);
+- ``config.sha256``: the SHA-256 of the settings a resumed run may not change (all but ``RESUMABLE_FIELDS``
+  and ``name``), written by the first start: ``--resume`` refuses an edited ``config.json`` and names the
+  fields that differ from the last checkpoint's;
 - ``model.py``: with ``--model FILE.py:FUNCTION``, a copy of the file the network is built from (see
   ``handgrad.model_source``);
 - ``history.json``, ``history.csv``: one row per epoch (loss terms, accuracy, learning rate, monitors);
@@ -13,6 +16,7 @@ Run directory ``<out_dir>/<name>/``:
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import time
@@ -24,12 +28,15 @@ import numpy as np
 from handgrad import datasets, model_source, optim
 from handgrad._atomic import atomic_write_text
 from handgrad.config import TrainConfig
+from handgrad.errors import RunFileError
+from handgrad.training import runfiles
 from handgrad.training.checkpoint import Checkpoint, load_checkpoint, restore_model
 from handgrad.training.rundir import claim_run_dir
 from handgrad.training.trainer import Trainer, evaluate
 
 # Flags that may change when a run is resumed; everything else must stay as the run started.
 RESUMABLE_FIELDS = ("epochs", "early_stopping", "data_dir", "out_dir")
+CHECKSUM_NAME = "config.sha256"
 
 
 def build_optimizer(config: TrainConfig, steps_per_epoch: int):
@@ -54,25 +61,38 @@ def build_model(config: TrainConfig, input_shape, num_classes: int, run_dir, res
         return config.build_model(input_shape, num_classes), None
     last = Path(run_dir) / "checkpoints" / "last.npz"
     if resume and last.exists():
-        source = load_checkpoint(last).meta["model_source"]
+        source = runfiles.check_meta(last, load_checkpoint(last).meta).get("model_source")
+        if source is None:
+            raise RunFileError(f"checkpoint {last}: its meta has no 'model_source', but the run's config.json says "
+                               f"--model {config.model}")
     else:
         source = model_source.record(config.model, run_dir)
-    return model_source.build_recorded(run_dir, source, input_shape, num_classes), source
+    return model_source.build_recorded(run_dir, source, input_shape, num_classes, as_origin=not resume), source
 
 
 def model_of_checkpoint(path, ckpt: Checkpoint, config: TrainConfig | None = None):
     """The network of checkpoint ``path`` (of a run directory ``<run>/checkpoints/``) with its parameters and
     layer state loaded; ``config`` defaults to the one saved in the checkpoint."""
-    meta = ckpt.meta
+    meta = runfiles.check_meta(path, ckpt.meta)
     config = config if config is not None else TrainConfig.from_dict(meta["config"])
     input_shape, num_classes = tuple(meta["input_shape"]), len(meta["class_names"])
     source = meta.get("model_source")
     if source is None:
         model = config.build_model(input_shape, num_classes)
     else:
-        model = model_source.build_recorded(Path(path).resolve().parent.parent, source, input_shape, num_classes)
+        model = model_source.build_recorded(run_dir_of_checkpoint(path, source), source, input_shape, num_classes)
     restore_model(model, ckpt, path)
     return model
+
+
+def run_dir_of_checkpoint(path, source: dict) -> Path:
+    """``<run>`` of ``<run>/checkpoints/NAME.npz``: the only place a --model run's network is built from."""
+    path = Path(path).resolve()
+    if path.parent.name != "checkpoints":
+        raise RunFileError(f"checkpoint {path} was trained with --model {source['origin']}: its network is built "
+                           f"only from its run's own {model_source.COPY_NAME}, and the checkpoint must be in that "
+                           f"run's checkpoints/ directory (RUN/checkpoints/{path.name}); copy the whole run directory")
+    return path.parent.parent
 
 
 def augmentation(config: TrainConfig, image_size: int):
@@ -85,12 +105,44 @@ def default_name(config: TrainConfig) -> str:
     return f"{config.dataset}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
+def recipe_checksum(config: TrainConfig) -> str:
+    """SHA-256 of the settings a resumed run may not change (all but ``RESUMABLE_FIELDS`` and ``name``)."""
+    recipe = {k: v for k, v in config.to_dict().items() if k not in (*RESUMABLE_FIELDS, "name")}
+    return hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()
+
+
+def check_unedited(run_dir: Path, saved: TrainConfig) -> None:
+    """RunFileError when ``config.json`` was edited since the run wrote it: its recipe differs from the last
+    checkpoint's (naming the fields) or from the checksum the first start recorded."""
+    path = run_dir / "config.json"
+    last = run_dir / "checkpoints" / "last.npz"
+    changed = []
+    if last.exists():
+        meta = runfiles.check_meta(last, load_checkpoint(last).meta)  # before the run directory is claimed
+        recorded = runfiles.config_from_dict(f"checkpoint {last}: its meta field 'config'", meta["config"])
+        changed = [f"{k}: {getattr(recorded, k)!r} -> {getattr(saved, k)!r}" for k in saved.to_dict()
+                   if k not in (*RESUMABLE_FIELDS, "name") and getattr(recorded, k) != getattr(saved, k)]
+    checksum = run_dir / CHECKSUM_NAME
+    edited = bool(changed)
+    if checksum.exists():
+        text = runfiles.read_regular(checksum, 1024, CHECKSUM_NAME).decode("ascii", "replace").strip()
+        edited = edited or text != recipe_checksum(saved)
+    if edited:
+        what = f" ({', '.join(changed)})" if changed else f" (its settings no longer match {checksum})"
+        raise RunFileError(f"{path} was edited since the run wrote it{what}: a run's settings cannot change when it "
+                           f"is resumed (only {', '.join('--' + k.replace('_', '-') for k in RESUMABLE_FIELDS)} may, "
+                           "as flags of --resume); restore config.json, or start a new run")
+
+
 def resume_config(run_dir, overrides: dict) -> TrainConfig:
-    """The saved config of ``run_dir`` with the allowed ``overrides`` (``RESUMABLE_FIELDS``) applied."""
-    path = Path(run_dir) / "config.json"
+    """The saved config of ``run_dir`` with the allowed ``overrides`` (``RESUMABLE_FIELDS``) applied; a damaged or
+    edited ``config.json`` is a ``RunFileError`` naming the file and the fields."""
+    run_dir = Path(run_dir)
+    path = run_dir / "config.json"
     if not path.is_file():
         raise FileNotFoundError(f"cannot resume: {path} does not exist")
-    saved = TrainConfig.from_dict(json.loads(path.read_text()))
+    saved = runfiles.load_config(path)
+    check_unedited(run_dir, saved)
     fixed = sorted(k for k, v in overrides.items() if k not in RESUMABLE_FIELDS and v != getattr(saved, k))
     if fixed:
         flags = ", ".join("--" + k.replace("_", "-") for k in fixed)
@@ -111,10 +163,21 @@ def train(config: TrainConfig, *, resume: bool = False, run_dir=None, progress: 
     ``on_epoch_end(row)``: called after each epoch (see ``Trainer``), e.g. to report to a tuner and prune.
     """
     run_dir = Path(run_dir) if run_dir is not None else Path(config.out_dir) / (config.name or default_name(config))
-    if config.data_dir is not None:
-        datasets.existing_data_dir(config.data_dir)  # a typo is an error, not a download into a new directory
+    check_before_start(config, resume)
     with claim_run_dir(run_dir, resume=resume, echo=echo):
         return _train(config, run_dir, resume, progress, echo, on_epoch_end)
+
+
+def check_before_start(config: TrainConfig, resume: bool) -> None:
+    """Everything that can be checked before a run directory is claimed: the data directory, the environment
+    (``HANDGRAD_NUM_THREADS``), and a ``--model`` file (exists, compiles)."""
+    from handgrad.kernels.threads import threads_from_env
+
+    if config.data_dir is not None:
+        datasets.existing_data_dir(config.data_dir)  # a typo is an error, not a download into a new directory
+    threads_from_env()
+    if config.model is not None and not resume:
+        model_source.check_spec(config.model)
 
 
 def _train(config: TrainConfig, run_dir: Path, resume: bool, progress: bool, echo, on_epoch_end) -> dict:
@@ -141,9 +204,12 @@ def _train(config: TrainConfig, run_dir: Path, resume: bool, progress: bool, ech
                       monitor={"warn_share": config.penalty_warn_share, "dead_threshold": config.dead_threshold},
                       meta=meta, on_epoch_end=on_epoch_end)
     if resume and last.exists():
+        runfiles.check_meta(last, load_checkpoint(last).meta)
         trainer.restore(last)
         echo(f"resuming {run_dir} after epoch {trainer.epoch}")
-    atomic_write_text(run_dir / "config.json", config.to_json())
+    if not resume or not (run_dir / CHECKSUM_NAME).exists():
+        atomic_write_text(run_dir / CHECKSUM_NAME, recipe_checksum(config) + "\n", inside=run_dir)
+    atomic_write_text(run_dir / "config.json", config.to_json(), inside=run_dir)
     echo(f"training {model.param_count():,} parameters on {len(data.x_train):,} {config.dataset} images "
          f"({len(data.x_val):,} held out for validation); results in {run_dir}")
     trainer.fit(data.x_train, data.y_train, (data.x_val, data.y_val), epochs=config.epochs)
@@ -157,7 +223,7 @@ def _train(config: TrainConfig, run_dir: Path, resume: bool, progress: bool, ech
                "final_train": last_row["train"], "final_val": last_row.get("val"),
                "penalty_share": {k: v for k, v in last_row.get("monitor", {}).items() if k.endswith("share")},
                "checkpoint": str(last), "best_checkpoint": str(best) if best.exists() else None}
-    atomic_write_text(run_dir / "metrics.json", json.dumps(metrics, indent=2))
+    atomic_write_text(run_dir / "metrics.json", json.dumps(metrics, indent=2, allow_nan=False), inside=run_dir)
     echo(f"test accuracy {test['accuracy']:.2%}  (loss {test['total']:.4f}: data {test['data']:.4f}, "
          f"weight {test['weight']:.4f}, activity {test['activity']:.4f}); metrics in {run_dir / 'metrics.json'}")
     return metrics

@@ -15,8 +15,15 @@
 4. stale temporary files of ``handgrad._atomic`` (``.<name>.*.tmp``, left by a process killed mid-write) are
    removed from ``<run_dir>`` and ``<run_dir>/checkpoints``: the lock guarantees nobody is writing them.
 
-If the run fails before it wrote ``config.json`` into a directory this claim created, the directory is
-removed again (a typo in a flag leaves no empty run directory behind).
+No link is followed out of the run directory: ``checkpoints/`` must be a real directory, ``.lock`` is opened
+with ``O_NOFOLLOW`` and must be a regular file, a new run's directory must not be a symbolic link, and every
+file of the run is written by ``handgrad._atomic.atomic_write(..., inside=run_dir)``.
+
+If a run fails before training began (before ``config.json``, the last file a start writes) in a directory this
+claim created, what it wrote there is removed again (``model.py``, ``config.sha256``, then the empty
+directories): a typo in a flag or a ``--model`` function that raises leaves no half-made run behind to be
+refused later as "unfinished". A run that stops later keeps its ``config.json``, so that ``--resume`` can
+continue (or restart) it.
 """
 from __future__ import annotations
 
@@ -24,10 +31,17 @@ import contextlib
 import errno
 import fcntl
 import os
+import stat
 import tempfile
 from pathlib import Path
 
+from handgrad._atomic import check_dir, kind, open_regular
+
 LOCK_NAME = ".lock"
+# What a start writes before training begins (removed again when that start fails in a new directory), and
+# config.json, written last, whose presence marks a run that began.
+STARTED_FILES = ("model.py", "config.sha256")
+RUN_FILES = ("config.json", "config.sha256", "model.py", "history.json", "history.csv", "metrics.json")
 
 
 class RunDirError(Exception):
@@ -47,13 +61,16 @@ def _check_out_dir(run_dir: Path) -> None:
             return
 
 
-def _make_writable_dirs(run_dir: Path) -> bool:
+def _make_writable_dirs(run_dir: Path, resume: bool) -> bool:
     """Create ``run_dir`` and its ``checkpoints/`` and prove both writable; True if ``run_dir`` was created."""
     _check_out_dir(run_dir)
+    if not resume and run_dir.is_symlink():
+        raise RunDirError(f"run directory {run_dir} is a symbolic link: a new run is written into a directory of its "
+                          "own inside --out-dir, never through a link (choose another --name)")
     created = not run_dir.exists()
     for d in (run_dir, run_dir / "checkpoints"):
         try:
-            d.mkdir(parents=True, exist_ok=True)
+            d.mkdir(parents=True, exist_ok=True) if d == run_dir else check_dir(d, inside=run_dir)
             fd, probe = tempfile.mkstemp(dir=d, prefix=".write-probe.", suffix=".tmp")
             os.close(fd)
             os.unlink(probe)
@@ -70,7 +87,7 @@ def _lock(run_dir: Path) -> int:
     """Open and lock ``run_dir/.lock``, write our pid into it; return the open descriptor."""
     path = run_dir / LOCK_NAME
     try:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = open_regular(path, os.O_RDWR | os.O_CREAT)  # a planted link (.lock -> elsewhere) is refused
     except OSError as e:
         raise RunDirError(f"cannot create the lock file {path}: {_describe(e)}") from e
     try:
@@ -90,7 +107,22 @@ def _lock(run_dir: Path) -> int:
     return fd
 
 
+def _check_files(run_dir: Path) -> None:
+    """Every file of the run that exists is a regular file (not a link, FIFO or device planted there)."""
+    names = [*RUN_FILES, "checkpoints/last.npz", "checkpoints/best.npz"]
+    for name in names:
+        path = run_dir / name
+        try:
+            mode = path.lstat().st_mode
+        except FileNotFoundError:
+            continue
+        if not stat.S_ISREG(mode):
+            raise RunDirError(f"{path} is {kind(mode)}, not a regular file: handgrad never writes through a link or "
+                              f"into anything but its own files (remove it, or choose another --name)")
+
+
 def _check_state(run_dir: Path, resume: bool) -> None:
+    _check_files(run_dir)
     if resume:
         return
     if (run_dir / "checkpoints" / "last.npz").exists():
@@ -125,7 +157,7 @@ def claim_run_dir(run_dir, resume: bool = False, echo=print):
             and ``resume`` is False, or it (or ``--out-dir``) is a file or not writable.
     """
     run_dir = Path(run_dir)
-    created = _make_writable_dirs(run_dir)
+    created = _make_writable_dirs(run_dir, resume)
     fd = _lock(run_dir)
     try:
         _check_state(run_dir, resume)
@@ -133,11 +165,19 @@ def claim_run_dir(run_dir, resume: bool = False, echo=print):
             echo(f"removed {path}, a temporary file left by a run that was stopped while writing")
         yield run_dir
     except BaseException:
-        if created and not (run_dir / "config.json").exists():
+        if created and not (run_dir / "config.json").exists():  # it failed before training began
+            _remove_started(run_dir)
             _remove_empty(run_dir)
         raise
     finally:
         os.close(fd)
+
+
+def _remove_started(run_dir: Path) -> None:
+    """Remove what a failed first start wrote (``STARTED_FILES``); nothing else is touched."""
+    for name in STARTED_FILES:
+        with contextlib.suppress(OSError):
+            (run_dir / name).unlink()
 
 
 def _remove_empty(run_dir: Path) -> None:

@@ -11,9 +11,10 @@ from tqdm.auto import tqdm
 from handgrad.datasets import minibatches
 from handgrad.losses import softmax_cross_entropy
 from handgrad.sequential import Sequential
-from handgrad.training.checkpoint import load_checkpoint, restore_model, save_checkpoint
+from handgrad.training.checkpoint import check_finite, load_checkpoint, restore_model, save_checkpoint
 from handgrad.training.history import History
 from handgrad.training.monitors import PenaltyMonitor
+from handgrad.training.runfiles import check_progress
 
 
 class TrainingDiverged(RuntimeError):
@@ -101,12 +102,14 @@ class Trainer:
                 "best_val_loss": self.best_val_loss if math.isfinite(self.best_val_loss) else None,
                 "stale_epochs": self.stale_epochs}
         return save_checkpoint(path, self.model.parameters(), self.optimizer.state_dict(), meta,
-                               state=self.model.states())
+                               state=self.model.states(), inside=self.run_dir)
 
     def restore(self, path) -> None:
         """Continue from a checkpoint: weights, layer states (moving statistics, dropout generators), optimizer
         state, epoch and history."""
         ckpt = load_checkpoint(path)
+        check_progress(path, ckpt.meta)  # a hand-edited epoch, history or best_val_loss is named, not a KeyError
+        check_finite(path, ckpt, optimizer=True)
         restore_model(self.model, ckpt, path)
         self.optimizer.load_state_dict(ckpt.optimizer_state)
         self.epoch = ckpt.epoch
@@ -198,9 +201,11 @@ class Trainer:
             self.stopped_early = bool(self.early_stopping and self.stale_epochs >= self.early_stopping)
             if self.run_dir is not None:
                 self.history.save(self.run_dir)
-                self.save_checkpoint(self.last_checkpoint)
+                # best.npz before last.npz: a run killed between the two resumes from the previous last.npz and
+                # writes this epoch's best.npz again, so best.npz never lags behind the best_val_loss it records.
                 if improved:
                     self.save_checkpoint(self.best_checkpoint)
+                self.save_checkpoint(self.last_checkpoint)
             self.echo(self._summary_line(row, epochs))
             if self.stopped_early:
                 self.echo(f"early stopping: no lower validation loss for {self.stale_epochs} epochs")

@@ -49,6 +49,9 @@ NOT_SEARCHABLE = ("dataset", "data_dir", "validation_size", "out_dir", "name", "
 # Fields a space file may not fix: each trial gets its own run directory name.
 NOT_FIXABLE = ("name",)
 ZERO_SUFFIX = "_zero"
+# Optuna's GridSampler holds every combination in memory and each one is a training run: a grid is counted
+# (the product of its lists' lengths, never expanded) and refused above this size.
+MAX_GRID = 100_000
 
 
 def field_types() -> dict[str, type]:
@@ -254,6 +257,11 @@ def parse_space(data: dict, source: str) -> SearchSpace:
                 raise ValueError(f"{where}: values repeat in {values!r}")
         if not grid:
             raise ValueError(f"{source}: [grid] is empty")
+        size = math.prod(len(v) for v in grid.values())
+        if size > MAX_GRID:
+            counts = " x ".join(str(len(v)) for v in grid.values())
+            raise ValueError(f"{source}: [grid] has {size:,} combinations ({counts}), more than the {MAX_GRID:,} a "
+                             "study can run; use [search.FIELD] ranges instead")
         return SearchSpace(grid=grid, fixed=fixed, source=source)
     if "search" in data:
         params = tuple(_parse_param(f"{source}: [search.{name}]", name, spec) for name, spec in data["search"].items())
@@ -276,7 +284,7 @@ def load_space(path) -> SearchSpace:
     return parse_space(data, str(path))
 
 
-def grid_points(space: SearchSpace) -> list[dict]:
-    """Every combination of a grid space, in file order (for tests and the report)."""
+def grid_points(space: SearchSpace):
+    """Every combination of a grid space, in file order, one at a time (a generator: never the whole grid)."""
     names = list(space.grid)
-    return [dict(zip(names, combo)) for combo in itertools.product(*space.grid.values())]
+    return (dict(zip(names, combo)) for combo in itertools.product(*space.grid.values()))

@@ -83,8 +83,11 @@ def _create_once(create, sqlite_file):
             time.sleep(0.2 * (attempt + 1))
 
 
-def open_storage(url: str, heartbeat: int = 60):
+def open_storage(url: str, heartbeat: int = 60, create: bool = True):
     """An ``optuna.storages.RDBStorage`` on ``url`` with heartbeats and retries of dead workers' trials.
+
+    ``create=False`` (reading a study, ``handgrad tune report``): a SQLite file that does not exist is an error,
+    and nothing is created (no directory, no database, no lock file).
 
     Raises ``ValueError`` naming ``--storage`` (password hidden) when the URL is not a database URL, its driver is
     missing or the database cannot be reached.
@@ -106,7 +109,11 @@ def open_storage(url: str, heartbeat: int = 60):
         url = parsed.render_as_string(hide_password=False)
     engine_kwargs = {}
     if parsed.get_backend_name() == "sqlite":
-        if parsed.database and parsed.database != ":memory:":
+        if not create and (not parsed.database or parsed.database == ":memory:"
+                           or not Path(parsed.database).is_file()):
+            raise ValueError(f"--storage {redact(url)}: no database there ({parsed.database or 'in memory'} is not a "
+                             "file); reading a study never creates one")
+        if parsed.database and parsed.database != ":memory:" and create:
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         # Several worker processes write one file: wait for a lock (SQLite's default is 5 s) rather than fail.
         engine_kwargs["connect_args"] = {"timeout": 60}
@@ -114,7 +121,7 @@ def open_storage(url: str, heartbeat: int = 60):
         engine_kwargs["pool_pre_ping"] = True  # a connection dropped by the server is replaced, not an error
     sqlite_file = parsed.database if parsed.get_backend_name() == "sqlite" and parsed.database != ":memory:" else None
 
-    def create():
+    def make():
         return optuna.storages.RDBStorage(
             url, engine_kwargs=engine_kwargs, heartbeat_interval=heartbeat, grace_period=GRACE_FACTOR * heartbeat,
             heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRY))
@@ -122,7 +129,7 @@ def open_storage(url: str, heartbeat: int = 60):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ExperimentalWarning)  # heartbeat and its retry callback
         try:
-            return _create_once(create, sqlite_file)
+            return _create_once(make, sqlite_file if create else None)
         except ImportError as e:
             raise _missing_driver(url, e) from None
         except sqlalchemy.exc.NoSuchModuleError as e:
