@@ -48,6 +48,11 @@ CASES = {
     "Sigmoid": (flat(hg.Sigmoid), (2, 5, 5)),
     "BatchNorm2D": (flat(lambda: hg.BatchNorm2D(momentum=0.8)), (3, 5, 5)),
     "BatchNorm1D": (lambda: [hg.BatchNorm1D(momentum=0.7, epsilon=1e-5)], (6,)),
+    "LayerNorm (C, H, W)": (flat(lambda: hg.LayerNorm()), (3, 5, 4)),
+    "LayerNorm (features,) epsilon 1e-3": (lambda: [hg.LayerNorm(epsilon=1e-3)], (7,)),
+    "GroupNorm 3 groups": (flat(lambda: hg.GroupNorm(3)), (6, 5, 4)),
+    "GroupNorm 1 group (features,)": (lambda: [hg.GroupNorm(1, epsilon=1e-3)], (6,)),
+    "GroupNorm instance (groups = C)": (flat(lambda: hg.GroupNorm(4)), (4, 3, 5)),
     "Dropout": (flat(lambda: hg.Dropout(0.5)), (2, 4, 4)),
     "ActivityRegularization": (flat(lambda: hg.ActivityRegularization(l1=0.01, l2=0.01)), (2, 4, 4)),
 }

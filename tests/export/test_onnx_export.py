@@ -112,6 +112,25 @@ def test_every_supported_opset_runs(opset, tmp_path):
     assert relative_error(run_onnx(path, x)["logits"], model.forward(x)) <= RTOL
 
 
+NORMALIZATIONS = [case for case in ALL if case.startswith(("LayerNorm", "GroupNorm"))]
+
+
+@pytest.mark.parametrize("opset", [13, 18])
+@pytest.mark.parametrize("case", NORMALIZATIONS)
+def test_layer_and_group_norm_run_at_every_opset(case, opset, tmp_path):
+    """Below 17 LayerNorm is built from basic operators; from 18 ReduceMean takes its axes as an input."""
+    model = trained(case)
+    path = to_onnx(model, tmp_path / "model.onnx", opset=opset)
+    ops = {node.op_type for node in onnx.load(path).graph.node}
+    assert ("LayerNormalization" in ops) == (case.startswith("LayerNorm") and opset >= 17)
+    assert "GroupNormalization" not in ops
+    for batch in BATCHES:
+        x = inputs(model, batch)
+        ref = model.forward(x, training=False)
+        error = relative_error(run_onnx(path, x)["logits"], ref)
+        assert error <= RTOL, f"{case}, opset {opset}, batch {batch}: {error:.2e}"
+
+
 @pytest.mark.parametrize("opset,message", [(12, "opset must be >= 13"), (10_000, "opset must be at most"),
                                            ("17", "opset must be an integer")])
 def test_bad_opsets_are_refused(opset, message, tmp_path):

@@ -54,11 +54,13 @@ def every_supported_module(dtype=torch.float32):
     torch.manual_seed(0)
     net = nn.Sequential(
         nn.Conv2d(2, 6, 3, padding="same"), nn.BatchNorm2d(6, momentum=0.2, eps=1e-4), nn.ELU(0.7),
+        nn.GroupNorm(3, 6, eps=1e-4),
         nn.Conv2d(6, 6, 2, padding="same"),  # an even kernel: PyTorch pads the extra row at the bottom, as handgrad
         nn.Conv2d(6, 6, (3, 2), stride=(2, 1), padding=(1, 0), bias=False), nn.LeakyReLU(0.05),
+        nn.LayerNorm((6, 6, 11)),  # LayerNorm over all per-sample values, the only kind handgrad has
         nn.MaxPool2d(2), nn.Conv2d(6, 4, 2, padding="valid"), nn.Tanh(), nn.AvgPool2d((2, 1), stride=1),
         nn.Sigmoid(), nn.Flatten(), nn.Dropout(0.25), nn.Linear(4 * 1 * 4, 9), nn.BatchNorm1d(9),
-        nn.ReLU(), nn.Linear(9, 5, bias=False)).to(dtype)
+        nn.LayerNorm(9, eps=1e-3), nn.ReLU(), nn.Linear(9, 5, bias=False)).to(dtype)
     net.train()
     with torch.no_grad():
         for _ in range(4):  # running statistics move away from their initial values
@@ -88,7 +90,8 @@ def test_from_torch_then_to_torch_is_bit_exact(dtype):
         if not key.endswith("num_batches_tracked"):  # not carried: PyTorch reads it only with momentum=None
             assert returned[key].dtype == value.dtype and torch.equal(returned[key], value), key
     for a, b in zip(net, back):
-        for attr in ("stride", "padding", "kernel_size", "momentum", "eps", "alpha", "negative_slope", "p"):
+        for attr in ("stride", "padding", "kernel_size", "momentum", "eps", "alpha", "negative_slope", "p",
+                     "num_groups", "num_channels", "normalized_shape"):
             assert pair(getattr(a, attr, None)) == pair(getattr(b, attr, None)), (type(a).__name__, attr)
     x = np.random.default_rng(0).standard_normal((6, 2, 12, 12)).astype(model.dtype)
     assert np.array_equal(torch_logits(back, x), torch_logits(net, x))
@@ -125,6 +128,14 @@ class MyReLU(nn.ReLU):
                                                                     "nn.BatchNorm1d with momentum=None"),
     (nn.Sequential(nn.Flatten(), nn.BatchNorm1d(8, track_running_stats=False)), "track_running_stats=False"),
     (nn.Sequential(nn.Flatten(0)), "module [0] (Flatten): Flatten: only nn.Flatten(start_dim=1, end_dim=-1)"),
+    (nn.Sequential(nn.LayerNorm(2), nn.Flatten()),  # over the last axis only
+     "module [0] (LayerNorm): its gamma has shape (2,); for input (2, 2, 2) handgrad's LayerNorm needs (2, 2, 2)"),
+    (nn.Sequential(nn.LayerNorm((2, 2, 2), elementwise_affine=False), nn.Flatten()),
+     "module [0] (LayerNorm): LayerNorm: nn.LayerNorm needs elementwise_affine=True"),
+    (nn.Sequential(nn.GroupNorm(2, 4), nn.Flatten()),
+     "module [0] (GroupNorm): its gamma has shape (4,); for input (2, 2, 2) handgrad's GroupNorm needs (2,)"),
+    (nn.Sequential(nn.GroupNorm(1, 2, affine=False), nn.Flatten()),
+     "module [0] (GroupNorm): GroupNorm: nn.GroupNorm needs affine=True"),
     (nn.Sequential(nn.Flatten(), nn.Linear(5, 3)), "module [1] (Linear): its W has shape (5, 3); for input (8,) "
                                                    "handgrad's Dense needs (8, 3)"),
 ])

@@ -133,6 +133,45 @@ def test_activity_notebook_trains_and_plots(run):
 
 
 # ------------------------------------------------------------------ gradient-checks.ipynb
+LAYERS = ["affine", "relu", "max_pool", "softmax_loss"]
+
+
+def layer_rows(root):
+    return {tr.get("data-layer"): tr for tr in find_all(root, "tr", "hg-row")}
+
+
+def test_gradient_checks_notebook_the_layers_doctor_passes_the_correct_file(run):
+    c = cell(run("gradient-checks"), "layers-correct")
+    out = stdout(c)
+    assert "layers passed: True" in out
+    for layer in LAYERS:
+        assert f"{layer}: forward True, backward " in out
+    assert "max_pool: forward True, backward True, 3 cases" in out
+    root = html_report(c)
+    rows = layer_rows(root)
+    assert list(rows) == LAYERS and not find_all(root, "tr", "hg-failing")
+    assert find_all(root, "div", "hg-verdict")[0].get("data-verdict") == "pass"
+
+
+def test_gradient_checks_notebook_the_layers_doctor_finds_the_max_pool_assignment(run):
+    nb = run("gradient-checks")
+    c = cell(nb, "layers-bug")
+    out = stdout(c)
+    assert "layers passed: False" in out
+    flagged = [line for line in out.splitlines() if "[" in line]
+    assert len(flagged) == 2 and all(line.startswith("max_pool dx [overlap] in case ") for line in flagged), out
+    assert all("(overlapping)" in line for line in flagged)  # not the 2x2, stride 2 case the course checks
+    root = html_report(c)
+    rows = layer_rows(root)
+    assert [layer for layer, tr in rows.items() if "hg-failing" in classes(tr)] == ["max_pool"]
+    diagnoses = [li for li in find_all(root, "li") if li.get("data-diagnosis")]
+    assert {(li.get("data-layer"), li.get("data-output"), li.get("data-diagnosis")) for li in diagnoses} == \
+        {("max_pool", "dx", "overlap")}
+    assert "accumulate with dx[window] += ..." in text_of(diagnoses[0])
+    text = stdout(cell(nb, "layers-text"))
+    assert "  dx [overlap] in 2 cases:" in text and text.rstrip().endswith("FAILED: max_pool")
+
+
 def test_gradient_checks_notebook_passes_the_correct_file(run):
     c = cell(run("gradient-checks"), "doctor-correct")
     assert "doctor passed: True" in stdout(c)

@@ -14,7 +14,8 @@ function                               what
 Each layer writes its own ONNX nodes (``_onnx``) and PyTorch modules (``_torch``), and reads its PyTorch
 module back (``_from_torch``), in its own file; a layer without them is refused by name. Exportable today:
 Conv2D (every padding, stride and algorithm, with its built-in activation), Dense, MaxPool2D, AvgPool2D,
-Flatten, ELU, ReLU, LeakyReLU, Tanh, Sigmoid, BatchNorm1D/2D (with their moving statistics), and Dropout and
+Flatten, ELU, ReLU, LeakyReLU, Tanh, Sigmoid, BatchNorm1D/2D (with their moving statistics), LayerNorm
+(``LayerNormalization`` from opset 17), GroupNorm (basic operators at every opset), and Dropout and
 ActivityRegularization as identities (``nn.Dropout`` / ``nn.Identity`` in PyTorch; ActivityRegularization
 has no PyTorch module to import back).
 

@@ -24,11 +24,12 @@ INPUT, LOGITS, PROBABILITIES = "input", "logits", "probabilities"
 BATCH = "batch"  # the name of the dynamic batch dimension
 
 
-def record(model: Sequential, probabilities: bool = False) -> OnnxGraph:
-    """The model's inference computation as an ``OnnxGraph`` (plain data; no ONNX package needed)."""
+def record(model: Sequential, probabilities: bool = False, opset: int = 17) -> OnnxGraph:
+    """The model's inference computation for ``opset`` as an ``OnnxGraph`` (plain data; no ONNX package
+    needed)."""
     if not isinstance(model, Sequential):
         raise ArgumentTypeError(f"to_onnx: model must be a handgrad Sequential, got {type(model).__name__}")
-    graph = OnnxGraph(np.float32)
+    graph = OnnxGraph(np.float32, opset)
     for name in (INPUT, LOGITS, PROBABILITIES):
         graph.unique(name)  # reserved: a layer named "logits" gets "logits_1"
     x = INPUT
@@ -52,7 +53,7 @@ def build(model: Sequential, opset: int = 17, probabilities: bool = False, metad
     if opset > newest:
         raise ArgumentError(f"to_onnx: opset must be at most {newest} (the newest this onnx {onnx.__version__} "
                          f"knows), got {opset}")
-    graph = record(model, probabilities)
+    graph = record(model, probabilities, opset)
     nodes = [helper.make_node(n.op_type, n.inputs, n.outputs, name=n.name, **n.attributes) for n in graph.nodes]
     weights = [numpy_helper.from_array(w, name) for name, w in graph.weights.items()]
     K = model.num_classes

@@ -5,8 +5,9 @@
 ``from_torch(module, input_shape)`` reads an ``nn.Sequential`` whose children are exactly the ``torch.nn``
 classes handgrad's layers name in ``TORCH_MODULE`` (``Conv2d``, ``Linear``, ``MaxPool2d``, ``AvgPool2d``,
 ``Flatten``, ``ELU``, ``ReLU``, ``LeakyReLU``, ``Tanh``, ``Sigmoid``, ``BatchNorm1d``, ``BatchNorm2d``,
-``Dropout``); anything else, a subclass included, is refused naming the module. ``to_torch(from_torch(m,
-shape))`` has ``m``'s parameters and running statistics bit for bit (``num_batches_tracked`` aside).
+``LayerNorm`` (over the whole per-sample shape), ``GroupNorm``, ``Dropout``); anything else, a subclass
+included, is refused naming the module. ``to_torch(from_torch(m, shape))`` has ``m``'s parameters and running
+statistics bit for bit (``num_batches_tracked`` aside).
 
 BatchNorm momentum: Keras and handgrad weight the *old* moving statistic (``moving = m * moving + (1 - m) *
 batch``, default 0.99), PyTorch the *batch* statistic (``running = (1 - p) * running + p * batch``, default

@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from handgrad._validation import ShapeError, check_int, check_number
+from handgrad.errors import ArgumentError
 from handgrad.kernels.normalization import standardize, standardize_backward
 from handgrad.layers.base import Layer
 
@@ -71,6 +72,34 @@ class GroupNorm(Layer):
         N = dy.shape[0]
         dxhat = (dy * self._channel(self.params["gamma"])).reshape(N, self.groups, -1)  # (N, G, M)
         return standardize_backward(dxhat, xhat.reshape(N, self.groups, -1), inv_std).reshape(dy.shape)
+
+    # Export: ONNX's ``GroupNormalization`` exists only from opset 18, and opset 21 changed its scale and bias
+    # from per-group to per-channel; the graph is built from basic operators instead (``OnnxGraph.standardize``:
+    # Reshape, ReduceMean, Sub, Mul, Add, Sqrt, Reciprocal), the same at every opset >= 13, then gamma and beta
+    # per channel. PyTorch: ``nn.GroupNorm(groups, C, eps=epsilon)``, ``weight`` and ``bias`` of shape ``(C,)``.
+    TORCH_MODULE = "GroupNorm"
+
+    def _onnx(self, graph, x):
+        xhat = graph.standardize(x, self.groups, self.input_shape, self.epsilon, self.name)
+        per_channel = self.params["gamma"].shape + (1,) * (len(self.input_shape) - 1)  # (C, 1, 1) or (C,)
+        gamma = graph.weight(f"{self.name}.gamma", self.params["gamma"].reshape(per_channel))
+        beta = graph.weight(f"{self.name}.beta", self.params["beta"].reshape(per_channel))
+        return graph.node("Add", [graph.node("Mul", [xhat, gamma], f"{self.name}.scaled"), beta], self.name)
+
+    def _torch(self, torch):
+        C = self.input_shape[0]
+        norm = torch.nn.GroupNorm(self.groups, C, eps=self.epsilon)
+        norm.weight = torch.nn.Parameter(torch.from_numpy(self.params["gamma"].copy()))
+        norm.bias = torch.nn.Parameter(torch.from_numpy(self.params["beta"].copy()))
+        return [norm.eval()]
+
+    @classmethod
+    def _from_torch(cls, module):
+        if not module.affine:
+            raise ArgumentError("GroupNorm: nn.GroupNorm needs affine=True (handgrad's GroupNorm always has gamma "
+                                "and beta)")
+        params = {"gamma": module.weight.detach().cpu().numpy(), "beta": module.bias.detach().cpu().numpy()}
+        return cls(module.num_groups, epsilon=float(module.eps)), params, {}
 
     def __repr__(self) -> str:
         extra = "" if self.epsilon == 1e-5 else f", epsilon={self.epsilon!r}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from handgrad._validation import check_number
+from handgrad.errors import ArgumentError
 from handgrad.kernels.normalization import standardize, standardize_backward
 from handgrad.layers.base import Layer
 
@@ -56,6 +57,34 @@ class LayerNorm(Layer):
         N = dy.shape[0]
         dxhat = (dy * self.params["gamma"]).reshape(N, -1)  # (N, M)
         return standardize_backward(dxhat, xhat.reshape(N, -1), inv_std).reshape(dy.shape)
+
+    # Export: ONNX's ``LayerNormalization(axis=1)`` from opset 17 (below it, the same computation from basic
+    # operators, ``OnnxGraph.standardize`` with one group), and ``nn.LayerNorm(input_shape, eps=epsilon)`` whose
+    # ``weight`` and ``bias`` have the per-sample shape, like gamma and beta.
+    TORCH_MODULE = "LayerNorm"
+
+    def _onnx(self, graph, x):
+        gamma = graph.weight(f"{self.name}.gamma", self.params["gamma"])
+        beta = graph.weight(f"{self.name}.beta", self.params["beta"])
+        if graph.opset >= 17:
+            return graph.node("LayerNormalization", [x, gamma, beta], self.name, axis=1, epsilon=float(self.epsilon))
+        xhat = graph.standardize(x, 1, self.input_shape, self.epsilon, self.name)
+        return graph.node("Add", [graph.node("Mul", [xhat, gamma], f"{self.name}.scaled"), beta], self.name)
+
+    def _torch(self, torch):
+        norm = torch.nn.LayerNorm(self.input_shape, eps=self.epsilon)
+        norm.weight = torch.nn.Parameter(torch.from_numpy(self.params["gamma"].copy()))
+        norm.bias = torch.nn.Parameter(torch.from_numpy(self.params["beta"].copy()))
+        return [norm.eval()]
+
+    @classmethod
+    def _from_torch(cls, module):
+        if module.weight is None or module.bias is None:
+            raise ArgumentError("LayerNorm: nn.LayerNorm needs elementwise_affine=True and bias=True (handgrad's "
+                                "LayerNorm always has gamma and beta)")
+        # gamma's shape is normalized_shape: from_torch refuses it unless it is the whole per-sample shape
+        params = {"gamma": module.weight.detach().cpu().numpy(), "beta": module.bias.detach().cpu().numpy()}
+        return cls(epsilon=float(module.eps)), params, {}
 
     def __repr__(self) -> str:
         extra = "" if self.epsilon == 1e-5 else f", epsilon={self.epsilon!r}"

@@ -54,6 +54,20 @@ class LayerResult:
     def passed(self) -> bool:
         return self.error is None and not self.failures
 
+    def grouped_failures(self) -> list[tuple[str, str, str, list[str]]]:
+        """``[(output, diagnosis, message, cases)]``: the same failure in several cases once, in first-seen
+        order (what the text and HTML forms show)."""
+        groups: dict[tuple, list[str]] = {}
+        for f in self.failures:
+            groups.setdefault((f.output, f.diagnosis, f.message), []).append(f.case)
+        return [(*key, cases) for key, cases in groups.items()]
+
+    def where(self, cases: list[str]) -> str:
+        """``case 'name'``, ``all 3 cases`` or ``2 cases: a; b``."""
+        if len(cases) == 1:
+            return f"case '{cases[0]}'"
+        return f"all {len(cases)} cases" if len(cases) == self.cases else f"{len(cases)} cases: " + "; ".join(cases)
+
     def to_dict(self) -> dict:
         return {"layer": self.layer, "forward": self.forward, "backward": self.backward, "passed": self.passed,
                 "error": self.error,
@@ -95,13 +109,8 @@ class LayersReport:
                          f"{r.functions}")
             if r.error is not None:
                 lines.append(f"  error: {r.error}")
-            groups: dict[tuple, list[str]] = {}  # the same failure in several cases: one line
-            for f in r.failures:
-                groups.setdefault((f.output, f.diagnosis, f.message), []).append(f.case)
-            for (output, diagnosis, message), cases in groups.items():
-                where = (f"case '{cases[0]}'" if len(cases) == 1 else f"all {len(cases)} cases"
-                         if len(cases) == r.cases else f"{len(cases)} cases: " + "; ".join(cases))
-                lines.append(f"  {output} [{diagnosis}] in {where}: {message}")
+            for output, diagnosis, message, cases in r.grouped_failures():  # one line per distinct failure
+                lines.append(f"  {output} [{diagnosis}] in {r.where(cases)}: {message}")
             lines.extend(f"  note: {note}" for note in r.notes)
         if self.passed:
             lines.append(f"all {len(self.layers)} layers pass")
@@ -110,5 +119,6 @@ class LayersReport:
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
-        import html
-        return f"<pre>{html.escape(str(self))}</pre>"
+        from handgrad.display.layers_html import layers_html  # Jupyter's form; str() is the terminal's
+
+        return layers_html(self)
