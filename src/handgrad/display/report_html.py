@@ -90,11 +90,12 @@ def _diagnoses(report) -> str:
         if scale is not None and diagnosis in ("scaled", "sign"):
             diagnosis = f"{diagnosis}, k = {scale:.4g}"
         message = getattr(c, "message", "") or ""
-        body = element("b", text(head)) + " " + element("code", text(diagnosis))
+        explained = message.startswith("the total fails because")  # its terms' rows carry the diagnosis
+        body = element("b", text(head)) + ("" if explained else " " + element("code", text(diagnosis)))
         if message:
             body += ": " + text(message)
         worst = getattr(c, "worst", None) or []
-        if worst and not message.startswith("the total fails because"):
+        if worst and not explained:
             body += element("ul", "".join(
                 element("li", element("code", text(f"{c.parameter}{list(e.index)}: analytic {e.analytic:+.6e}, "
                                                    f"numerical {e.numerical:+.6e}, rel {e.rel_error:.1e}")))
