@@ -1,11 +1,11 @@
-"""The numba loops of ``F(4x4, 3x3)`` (6x6 tiles) behind ``handgrad.kernels.winograd_fast``, and the padding.
+"""The numba loops of ``F(4x4, 3x3)`` (6x6 tiles) behind ``handgrad.kernels.numba.winograd``, and the padding.
 
 The tile transforms, written out, over channels (``winograd_loops8`` has those of ``F(4x4, 5x5)``, 8x8
 tiles). Points ``0, +-2, +-1/2`` and infinity; each 1-D transform is written out with its shared sums
 (``_bt``: ``B^T d``, 14 additions and 8 products instead of the 36 multiply-adds of a matrix product;
 ``_b``: ``B v``; ``_at``: ``A^T M``; ``_a``: ``A y``), in the arithmetic type of the data (the constants are
 float32 and exact, so float64 data stays float64). Every output is still a sum of the same terms as the matrix
-product, in some order, so the error bounds of ``handgrad.kernels.winograd`` hold unchanged;
+product, in some order, so the error bounds of ``handgrad.kernels.numpy.winograd`` hold unchanged;
 ``tests/kernels/test_winograd.py`` checks these functions against the matrices.
 
 A 2-D transform is two passes over a tile: rows into a scratch of ``36 * channels`` floats (L1-resident),
@@ -18,7 +18,7 @@ and crops where the output size is not a multiple of 4. Tile ``t = (n*TH + th)*T
 rows ``th*4 + k`` and columns ``tw*4 + l`` (``k, l < alpha``) and writes output rows ``th*4 + x``, columns
 ``tw*4 + y`` (``x, y < 4``). Transformed arrays are point-major, ``(alpha^2, T, channels)``, point
 ``p = i*alpha + j``, so that each point's matrix product reads a contiguous ``(T, channels)`` matrix. Notation
-as in ``handgrad.kernels.winograd``.
+as in ``handgrad.kernels.winograd_transforms``.
 """
 from __future__ import annotations
 

@@ -5,7 +5,7 @@ The counterpart of ``winograd_loops`` (6x6 tiles, ``F(4x4, 3x3)``), with its lay
 F)``, ``z (n, TH*4, TW*4, F)`` with ``Tp >= n*TH*TW`` rows per point (rows past the tiles are neither read
 nor written). Points ``0, +-1, +-2, +-1/2`` and infinity (``winograd.POINTS[8]``): the 1-D transforms share
 the sums of the symmetric pairs. Every output is a sum of the same terms as the matrix product, each through
-at most 8 roundings, so the error bounds of ``handgrad.kernels.winograd`` hold;
+at most 8 roundings, so the error bounds of ``handgrad.kernels.numpy.winograd`` hold;
 ``tests/kernels/test_winograd.py`` checks the 1-D transforms against the matrices.
 
 Unlike the 6x6 loops, each loop is compiled per channel count (a factory, cached): with 8 operand streams
