@@ -2,8 +2,9 @@
 
 The same algorithm as the NumPy set's (``handgrad.kernels.numpy.winograd``: error bounds; the transforms and
 points in ``handgrad.kernels.winograd_transforms``), done like ``handgrad.kernels.numba.ops``' im2col
-convolution: the batch is split into chunks of whole images, each chunk's transformed tiles fit in the core's cache (``CHUNK_BYTES``), and the thread team runs one chunk
-pipeline per task with single-threaded BLAS. Per chunk of ``T`` tiles, with ``P = alpha^2`` (64 or 36):
+convolution: the batch is split into chunks of whole images, each chunk's transformed tiles fit in the core's
+cache (``CHUNK_BYTES``), and the thread team runs one chunk pipeline per task with single-threaded BLAS. Per
+chunk of ``T`` tiles, with ``P = alpha^2`` (64 or 36):
 
 - forward: the chunk zero-padded to whole tiles (``pad_input``, a few images: cache-resident); ``V =
   input_transform(x)`` ``(P, T, C)``; ``M = V @ U``: ``P`` products ``(T, C) @ (C, F)`` in one ``np.matmul``;
