@@ -182,13 +182,13 @@ class Sequential:
         expected = {**params, **states}
         if set(state) != set(expected):
             missing, extra = sorted(set(expected) - set(state)), sorted(set(state) - set(expected))
-            raise KeyError(f"load_state_dict: missing {missing}, unexpected {extra}")
+            raise KeyMismatchError(f"load_state_dict: missing {missing}, unexpected {extra}")
         for key, target in states.items():
             value = np.asarray(state[key])
             if value.shape != target.shape:
                 raise ShapeError(f"load_state_dict: {key} expects shape {target.shape}, got {value.shape}")
             if target.dtype.kind != "f" and value.dtype != target.dtype:
-                raise TypeError(f"load_state_dict: {key} expects dtype {target.dtype}, got {value.dtype}")
+                raise ArgumentTypeError(f"load_state_dict: {key} expects dtype {target.dtype}, got {value.dtype}")
         self.set_weights({k: state[k] for k in params})
         for key, target in states.items():
             target[...] = state[key]

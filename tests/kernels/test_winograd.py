@@ -97,7 +97,7 @@ def test_reference_matches_explicit_loops(shape, filters, kernel, padding, rng):
     z, cache = wg.conv2d_forward(x, W, b, g)
     np.testing.assert_allclose(z, conv_forward_loops(x, W, b, g), rtol=1e-11, atol=1e-11)
     dW, db, dx = wg.conv2d_backward(dz, cache, g)
-    dx_ref, dW_ref, db_ref = conv_backward_loops(dz, x, W, g)
+    dW_ref, db_ref, dx_ref = conv_backward_loops(dz, x, W, g)
     for got, want in ((dx, dx_ref), (dW, dW_ref), (db, db_ref)):
         assert got.shape == want.shape
         np.testing.assert_allclose(got, want, rtol=1e-11, atol=1e-11)
@@ -182,7 +182,7 @@ def test_float32_error_within_the_derived_bound(shape, filters, kernel, padding,
     dW, db, dx = module.conv2d_backward(dz, cache, g)
     x64, W64, b64, dz64 = (a.astype(np.float64) for a in (x, W, b, dz))  # the same values, exactly
     exact = {"z": conv_forward_loops(x64, W64, b64, g)}
-    exact["dx"], exact["dW"], exact["db"] = conv_backward_loops(dz64, x64, W64, g)
+    exact["dW"], exact["db"], exact["dx"] = conv_backward_loops(dz64, x64, W64, g)
     bounds = wg.error_bounds(x, W, b, dz, g, np.float32)
     for name, got in (("z", z), ("dx", dx), ("dW", dW), ("db", db)):
         error = np.abs(got.astype(np.float64) - exact[name])

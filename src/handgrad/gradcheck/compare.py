@@ -5,7 +5,8 @@ from typing import Callable
 
 import numpy as np
 
-from handgrad.gradcheck.numerical import central_differences, noise_floor, sample_indices
+from handgrad.errors import ArgumentTypeError, KeyMismatchError, ShapeError
+from handgrad.gradcheck.numerical import central_differences, noise_floor, sample_indices, validate_options
 from handgrad.gradcheck.report import Check, GradcheckReport
 
 
@@ -23,18 +24,19 @@ def compare(loss_fn: Callable[[dict], float], params: dict, grads: dict, *, samp
 
     Returns: a ``GradcheckReport``; ``report.failed_parameters()`` names the parameters that disagree.
     """
+    validate_options(eps, tol, samples, where="compare")
     missing, extra = sorted(set(params) - set(grads)), sorted(set(grads) - set(params))
     if missing or extra:
-        raise KeyError(f"compare: grads must have the keys of params; missing {missing}, unexpected {extra}")
+        raise KeyMismatchError(f"compare: grads must have the keys of params; missing {missing}, unexpected {extra}")
     work = {k: np.array(v, dtype=np.float64) for k, v in params.items()}
     for k, g in grads.items():
         if np.shape(g) != work[k].shape:
-            raise ValueError(f"compare: grads[{k!r}] has shape {np.shape(g)}, params[{k!r}] has {work[k].shape}")
+            raise ShapeError(f"compare: grads[{k!r}] has shape {np.shape(g)}, params[{k!r}] has {work[k].shape}")
 
     def evaluate():
         value = loss_fn(work)
         if not np.isscalar(value) and np.ndim(value) != 0:
-            raise TypeError(f"compare: loss_fn must return a float, "
+            raise ArgumentTypeError(f"compare: loss_fn must return a float, "
                             f"got {type(value).__name__} of shape {np.shape(value)}")
         return float(value)
 

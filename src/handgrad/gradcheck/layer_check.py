@@ -5,7 +5,7 @@ import copy
 
 import numpy as np
 
-from handgrad.gradcheck.numerical import central_differences, noise_floor, sample_indices
+from handgrad.gradcheck.numerical import central_differences, noise_floor, sample_indices, validate_options
 from handgrad.gradcheck.report import Check, GradcheckReport
 from handgrad.layers.base import Layer
 
@@ -19,6 +19,7 @@ def check_layer(layer: Layer, x, *, samples: int = 30, eps: float = 1e-6, tol: f
     ``weight``, ``activity`` and ``total``, for the input ``"x"`` and every parameter. Pass/fail as in
     ``check_model``.
     """
+    validate_options(eps, tol, samples, where="check_layer")
     layer = copy.deepcopy(layer)
     x = np.array(x, dtype=np.float64)
     if not layer.built:

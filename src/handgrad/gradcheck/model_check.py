@@ -5,7 +5,7 @@ import copy
 
 import numpy as np
 
-from handgrad.gradcheck.numerical import central_differences, noise_floor, sample_indices
+from handgrad.gradcheck.numerical import central_differences, noise_floor, sample_indices, validate_options
 from handgrad.gradcheck.report import Check, GradcheckReport
 from handgrad.sequential import TERMS, Sequential
 
@@ -33,6 +33,7 @@ def check_model(model: Sequential, x, y, *, samples: int = 20, eps: float = 1e-6
 
     Returns: a ``GradcheckReport`` with one row per (parameter, term).
     """
+    validate_options(eps, tol, samples, where="check_model")
     model = copy.deepcopy(model).astype(np.float64)
     x = np.asarray(x, dtype=np.float64)
     analytic = {}

@@ -92,7 +92,7 @@ class Layer:
         self.output_shape = tuple(self._build(input_shape, rng if rng is not None else np.random.default_rng(0)))
         shared = sorted(set(self.params) & set(self.state))
         if shared:  # one namespace per layer: "<layer>.<name>" in checkpoints
-            raise ValueError(f"{self.name}: params and state must have different names, both have {shared}")
+            raise ArgumentError(f"{self.name}: params and state must have different names, both have {shared}")
         self.input_shape = input_shape
         self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
         return self.output_shape

@@ -70,7 +70,7 @@ class Conv2D(ParametricLayer):
     def algorithm(self, value):
         value = check_choice(self.name, "algorithm", value, algorithms.ALGORITHMS)
         if value == "winograd" and not algorithms.supported(self.kernel_size, self.stride):
-            raise ValueError(f"{self.name}: algorithm='winograd' needs stride 1 and a 3x3 or 5x5 kernel, got "
+            raise ArgumentError(f"{self.name}: algorithm='winograd' needs stride 1 and a 3x3 or 5x5 kernel, got "
                              f"kernel_size {self.kernel_size} and stride {self.stride}; use 'im2col' or 'auto'")
         self._algorithm = value
 
@@ -80,7 +80,7 @@ class Conv2D(ParametricLayer):
         if self._algorithm != "auto":
             return self._algorithm
         if not self.built:
-            raise ValueError(f"{self.name}: algorithm='auto' is resolved when the layer is built")
+            raise ArgumentError(f"{self.name}: algorithm='auto' is resolved when the layer is built")
         return backend.active().conv_algorithm("auto", self.kernel_size, self.stride, self.input_shape[0],
                                                self.filters)
 
