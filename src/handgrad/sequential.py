@@ -126,6 +126,10 @@ class Sequential:
         """``"<layer>.<param>" -> array``: the live arrays (an optimizer updates them in place)."""
         return {f"{layer.name}.{p}": v for layer in self.layers for p, v in layer.params.items()}
 
+    def kernel_names(self) -> list[str]:
+        """``"<layer>.<kernel>"`` of every layer that holds a kernel (``Layer.KERNEL_PARAM``), e.g. ``"conv2d.W"``."""
+        return [f"{layer.name}.{layer.KERNEL_PARAM}" for layer in self.layers if layer.has_kernel()]
+
     def gradients(self) -> dict[str, np.ndarray]:
         """``"<layer>.<param>" -> array``: the gradients of the last ``loss``/``backward`` call."""
         return {f"{layer.name}.{p}": v for layer in self.layers for p, v in layer.grads.items()}
@@ -226,7 +230,7 @@ class Sequential:
         (``fusion_plan``); the previous steps are kept while the plan is the same (same set, layers and steps)."""
         kernels = backend.active()
         steps = kernels.fusion_plan(self.layers)
-        key = (kernels, *self.layers, *((lo, hi, type(step)) for lo, hi, step in steps))
+        key = (kernels.NAME, *self.layers, *((lo, hi, type(step)) for lo, hi, step in steps))
         if key != self._plan_key:  # layers compare by identity
             self._plan_key, self._steps = key, steps
         return self._steps

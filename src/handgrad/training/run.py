@@ -25,14 +25,14 @@ from handgrad import datasets, model_source, optim
 from handgrad._atomic import atomic_write_text
 from handgrad.config import TrainConfig
 from handgrad.training.checkpoint import Checkpoint, load_checkpoint, restore_model
-from handgrad.training.rundir import claim_run_dir
+from handgrad.training.rundir import checkpoint_path, claim_run_dir
 from handgrad.training.trainer import Trainer, evaluate
 
 # Flags that may change when a run is resumed; everything else must stay as the run started.
 RESUMABLE_FIELDS = ("epochs", "early_stopping", "data_dir", "out_dir")
 
 
-def build_optimizer(config: TrainConfig, steps_per_epoch: int):
+def build_optimizer(config: TrainConfig, steps_per_epoch: int, model):
     """The optimizer and learning-rate schedule of ``config`` (schedule lengths are in optimizer steps)."""
     schedule = optim.make_schedule(config.schedule, config.lr, total_steps=config.epochs * steps_per_epoch,
                                    warmup_steps=round(config.warmup_epochs * steps_per_epoch),
@@ -43,7 +43,8 @@ def build_optimizer(config: TrainConfig, steps_per_epoch: int):
         kwargs["momentum"] = config.momentum
     if config.optimizer == "adamw":
         kwargs["weight_decay"] = config.weight_decay
-        kwargs["decay"] = lambda name: name.endswith(".W")  # kernels decay, biases do not
+        kernels = set(model.kernel_names())
+        kwargs["decay"] = lambda name: name in kernels  # kernels decay, biases do not
     return optim.get(config.optimizer, **kwargs)
 
 
@@ -52,7 +53,7 @@ def build_model(config: TrainConfig, input_shape, num_classes: int, run_dir, res
     reference network). A new run copies the file into ``run_dir``; a resumed one builds from that copy."""
     if config.model is None:
         return config.build_model(input_shape, num_classes), None
-    last = Path(run_dir) / "checkpoints" / "last.npz"
+    last = checkpoint_path(run_dir)
     if resume and last.exists():
         source = load_checkpoint(last).meta["model_source"]
     else:
@@ -118,8 +119,7 @@ def train(config: TrainConfig, *, resume: bool = False, run_dir=None, progress: 
 
 
 def _train(config: TrainConfig, run_dir: Path, resume: bool, progress: bool, echo, on_epoch_end) -> dict:
-    last = run_dir / "checkpoints" / "last.npz"
-    best = run_dir / "checkpoints" / "best.npz"
+    last, best = checkpoint_path(run_dir, "last"), checkpoint_path(run_dir, "best")
     if resume and not last.exists():
         echo(f"{run_dir} has no checkpoint yet (it stopped during its first epoch): starting it again from "
              "epoch 0 with its saved config")
@@ -131,7 +131,7 @@ def _train(config: TrainConfig, run_dir: Path, resume: bool, progress: bool, ech
     input_shape = data.x_train.shape[1:]
     model, source = build_model(config, input_shape, len(data.class_names), run_dir, resume)
     steps_per_epoch = math.ceil(len(data.x_train) / config.batch_size)
-    optimizer = build_optimizer(config, steps_per_epoch)
+    optimizer = build_optimizer(config, steps_per_epoch, model)
     meta = {"config": config.to_dict(), "class_names": list(data.class_names),
             "normalization": {"mean": np.asarray(data.mean).tolist(), "std": np.asarray(data.std).tolist()},
             "input_shape": list(input_shape), "model_source": source}

@@ -28,6 +28,13 @@ import tempfile
 from pathlib import Path
 
 LOCK_NAME = ".lock"
+CHECKPOINTS = "checkpoints"  # the folder of a run's checkpoints; see checkpoint_path
+
+
+def checkpoint_path(run_dir, which: str = "last") -> Path:
+    """``run_dir/checkpoints/<which>.npz``: ``"last"`` (written every epoch) or ``"best"`` (lowest validation
+    loss), the one spelling of a run's checkpoint paths."""
+    return Path(run_dir) / CHECKPOINTS / f"{which}.npz"
 
 
 class RunDirError(Exception):
@@ -51,7 +58,7 @@ def _make_writable_dirs(run_dir: Path) -> bool:
     """Create ``run_dir`` and its ``checkpoints/`` and prove both writable; True if ``run_dir`` was created."""
     _check_out_dir(run_dir)
     created = not run_dir.exists()
-    for d in (run_dir, run_dir / "checkpoints"):
+    for d in (run_dir, run_dir / CHECKPOINTS):
         try:
             d.mkdir(parents=True, exist_ok=True)
             fd, probe = tempfile.mkstemp(dir=d, prefix=".write-probe.", suffix=".tmp")
@@ -93,7 +100,7 @@ def _lock(run_dir: Path) -> int:
 def _check_state(run_dir: Path, resume: bool) -> None:
     if resume:
         return
-    if (run_dir / "checkpoints" / "last.npz").exists():
+    if checkpoint_path(run_dir).exists():
         raise RunDirError(f"{run_dir} already holds a run; continue it with --resume {run_dir} "
                           "or choose another --name")
     started = [n for n in ("config.json", "history.json") if (run_dir / n).exists()]
@@ -108,7 +115,7 @@ def remove_stale_temporaries(run_dir: Path) -> list[Path]:
 
     Only safe while holding the run's lock: then no process is writing them."""
     removed = []
-    for d in (run_dir, run_dir / "checkpoints"):
+    for d in (run_dir, run_dir / CHECKPOINTS):
         for path in sorted(d.glob(".*.tmp")):
             if path.is_file():
                 path.unlink()
@@ -144,5 +151,5 @@ def _remove_empty(run_dir: Path) -> None:
     """Remove the lock file and the directories a failed claim created, if nothing else was written there."""
     with contextlib.suppress(OSError):
         (run_dir / LOCK_NAME).unlink()
-        (run_dir / "checkpoints").rmdir()
+        (run_dir / CHECKPOINTS).rmdir()
         run_dir.rmdir()
