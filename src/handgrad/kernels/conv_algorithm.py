@@ -9,12 +9,8 @@ from handgrad.kernels.winograd_transforms import supported
 
 ALGORITHMS = ("auto", "im2col", "winograd")
 # "auto" takes Winograd from this many input channels on: below, each point's product (T, C) @ (C, F) is too
-# thin for BLAS and the transforms (per tile and channel) outweigh the multiplications saved. Measured by
-# ``python benchmarks/conv_algorithms.py`` (2 cores of an Intel Xeon with AVX-512, batch 64, forward + backward,
-# im2col / Winograd ms): 5x5 32->64 on 14x14: 27.6 / 13.1; 16x16: 36.3 / 12.3; 64->64 on 8x8: 20.5 / 8.3;
-# 16->32 on 14x14: 8.1 / 6.2; 8->32: 5.6 / 5.7; 3->32 on 32x32: 12.9 / 10.2 (with its input gradient; as the
-# reference network's first layer, without one, and with 1 channel, Winograd made the whole training step
-# slower: ``throughput.py --algorithm auto winograd``); 3x3 32->64 on 16x16: 13.1 / 7.2; 3x3 16->32: 5.3 / 4.0.
+# thin for BLAS and the transforms (per tile and channel) outweigh the multiplications saved. Set from
+# ``python benchmarks/conv_algorithms.py`` (the table: ``docs/kernel-measurements.md``).
 AUTO_MIN_CHANNELS = 16
 
 

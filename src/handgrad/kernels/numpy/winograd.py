@@ -13,12 +13,8 @@ The right-hand side is this same algorithm run in float64 on absolute values wit
 ``error_bounds`` computes it, for the gradients too (their ``n`` is in its docstring). For float32 and conv2
 of the reference network (C = 32) ``gamma_nz = 4.0e-6`` (F(4,5), ``nz = 67``); im2col's bound is
 ``gamma_{C r^2 + 1} sum |g||d|``, and Winograd's right-hand side is larger by up to the factor above (301 for F(4,5)).
-Measured in float32 (random N(0, 1) inputs, kernels and output gradients, batch 4, error relative to the
-largest exact value, the fast kernels; ``tests/kernels/test_winograd.py`` tests the bound element-wise and the
-ratio): 5x5 32->64 on 14x14, F(4x4, 5x5), forward / dx / dW max errors 4.1e-6 / 5.1e-6 / 5.8e-6 (im2col
-5.7e-7 / 2.3e-7 / 3.2e-7; F(2x2, 5x5) measured 1.5e-6 / 1.9e-6 / 4.5e-6); on 16x16, 6.7e-6 / 4.4e-6 / 8.0e-6; 3x3
-32->64 on 16x16, F(4x4, 3x3), 2.3e-6 / 2.7e-6 / 1.7e-6. The bound is 1e3 to 1e4 times the measured error
-(worst case over signs), and 6e-4 (3x3 forward) to 1.4e-2 (5x5 dx) of the largest value.
+``tests/kernels/test_winograd.py`` tests the bound element-wise; the measured float32 errors are in
+``docs/kernel-measurements.md``.
 
 This module is the reference: vectorized NumPy (``einsum`` over all tiles at once), written step by step as
 the formulas above; ``handgrad.kernels.numba.winograd`` computes the same in chunks with numba loops and is
