@@ -10,17 +10,17 @@ with ``d`` an ``alpha x alpha`` input tile, ``g`` an ``r x r`` kernel, ``Y`` an 
 layer are ``alpha^2`` independent matrix products ``(tiles, C) @ (C, F)`` (one per transform point pair):
 ``M[p] = V[p] @ U[p]``, ``V = B^T d B`` per tile and channel, ``U = G g G^T`` per channel and filter.
 
-Which convolutions (``TRANSFORMS``): stride 1 with a 5x5 kernel: ``F(4x4, 5x5)``, 64 products for 16
-outputs where im2col does 25 multiply-adds per output (6.25x fewer); 3x3: ``F(4x4, 3x3)``, 36 products for 16 outputs instead of 9 each (4x fewer). Tiles
-are 8x8 (5x5) and 6x6 (3x3); any padding works (tiles that run past the output read zeros and their extra
-outputs are dropped).
+Which convolutions (``TRANSFORMS``): stride 1 with a 5x5 kernel: ``F(4x4, 5x5)``, 64 products for 16 outputs
+where im2col does 25 multiply-adds per output (6.25x fewer); 3x3: ``F(4x4, 3x3)``, 36 products for 16 outputs
+instead of 9 each (4x fewer). Tiles are 8x8 (5x5) and 6x6 (3x3); any padding works (tiles that run past the
+output read zeros and their extra outputs are dropped).
 
-The transform points (Toom-Cook, ``toom_cook``, ``POINTS``): ``0, 2, -2, 1/2, -1/2`` and infinity for 6x6
-tiles, ``0, +-1, +-2, +-1/2`` and infinity for 8x8. The classic choice ``0, 1, -1, 2, -2`` (Lavin & Gray)
-multiplies the worst-case error bound of F(4,3) by 256 relative to a direct sum of the same terms;
-``0, +-2, +-1/2`` by 54, the smallest among the 5-point sets of ``0, +-1, +-2, +-1/2, +-3/2, +-1/4, +-3``
-(searched exhaustively). F(4,5) needs 7 finite points; with ``0, +-1, +-2, +-1/2`` its factor is 301. The
-search and the measured errors: ``docs/kernel-measurements.md``. All entries of ``A`` and ``B`` are then dyadic (exact in float32); ``G`` holds
+The transform points (Toom-Cook, ``toom_cook``, ``POINTS``): ``0, 2, -2, 1/2, -1/2`` and infinity for 6x6 tiles,
+``0, +-1, +-2, +-1/2`` and infinity for 8x8. The classic choice ``0, 1, -1, 2, -2`` (Lavin & Gray) multiplies
+the worst-case error bound of F(4,3) by 256 relative to a direct sum of the same terms; ``0, +-2, +-1/2`` by 54,
+the smallest among the 5-point sets of ``0, +-1, +-2, +-1/2, +-3/2, +-1/4, +-3`` (searched exhaustively). F(4,5)
+needs 7 finite points; with ``0, +-1, +-2, +-1/2`` its factor is 301. The search and the measured errors:
+``docs/kernel-measurements.md``. All entries of ``A`` and ``B`` are then dyadic (exact in float32); ``G`` holds
 fractions such as ``1/30``, so the kernel transform ``U`` is computed in float64 and rounded once.
 
 Notation: ``N`` batch, ``C`` input channels, ``F`` filters, ``H, W`` input size, ``OH, OW`` output size,
