@@ -10,4 +10,18 @@
 Shared by both: ``conv_geometry`` (padding and output sizes), ``im2col`` (the column matrix and its adjoint),
 ``winograd_transforms`` (the Winograd matrices and tiles), ``conv_algorithm`` (im2col or Winograd, and
 "auto"), ``fusion`` (the planner of fused steps), ``threads`` (the thread team and BLAS threads).
+
+``INTERFACE`` names what every kernel set provides (``handgrad.kernels.numpy``'s docstring says what each
+does; ``tests/kernels/test_kernel_sets.py`` checks that both sets have all of it, with the same signatures).
 """
+
+INTERFACE = (
+    "NAME",
+    "conv_algorithm", "conv2d_forward", "conv2d_backward",
+    "dense_forward", "dense_backward",
+    "max_pool_forward", "max_pool_backward", "avg_pool_forward", "avg_pool_backward",
+    "elu_forward", "elu_backward",
+    "standardize", "standardize_backward",
+    "fusion_plan",
+    "sgd_update", "momentum_update", "rmsprop_update", "adam_update",
+)

@@ -25,19 +25,29 @@ def auto_algorithm(kernel_size, stride, C: int, F: int, fast: bool) -> str:
     return "im2col"
 
 
-def resolve(requested: str, kernel_size, stride, C: int, F: int, fast: bool) -> str:
-    """The algorithm that runs for a requested one: ``"im2col"`` or ``"winograd"`` as asked, ``"auto"`` by
-    ``auto_algorithm``."""
-    return requested if requested != "auto" else auto_algorithm(kernel_size, stride, C, F, fast)
+class Convolutions:
+    """A kernel set's convolution: its im2col and Winograd kernels (modules with ``conv2d_forward`` and
+    ``conv2d_backward``) behind one ``algorithm``/``forward``/``backward``; ``fast_winograd`` says whether
+    "auto" may take Winograd (the NumPy reference of Winograd is not meant to be fast)."""
 
+    def __init__(self, im2col, winograd, *, fast_winograd: bool):
+        self._kernels = {"im2col": im2col, "winograd": winograd}
+        self.fast_winograd = fast_winograd
 
-def forward(kernels, x, W, b, g):
-    """``kernels.conv2d_forward(x, W, b, g)`` with its backward in the cache: ``(z, (backward, cache))``."""
-    z, cache = kernels.conv2d_forward(x, W, b, g)
-    return z, (kernels.conv2d_backward, cache)
+    def algorithm(self, requested: str, kernel_size, stride, C: int, F: int) -> str:
+        """``"im2col"`` or ``"winograd"`` as requested; ``"auto"`` by ``auto_algorithm``."""
+        if requested != "auto":
+            return requested
+        return auto_algorithm(kernel_size, stride, C, F, self.fast_winograd)
 
+    def forward(self, x, W, b, g, algorithm: str = "im2col"):
+        """``z = conv(x, W) + b`` by ``algorithm``: ``(z, cache)``, the cache holding the algorithm's backward."""
+        kernels = self._kernels[algorithm]
+        z, cache = kernels.conv2d_forward(x, W, b, g)
+        return z, (kernels.conv2d_backward, cache)
 
-def backward(dz, cache, g, input_grad: bool = True):
-    """``(dW, db, dx)`` of a ``forward`` by the algorithm that ran it."""
-    run_backward, inner = cache
-    return run_backward(dz, inner, g, input_grad)
+    @staticmethod
+    def backward(dz, cache, g, input_grad: bool = True):
+        """``(dW, db, dx)`` of a ``forward``, by the algorithm that ran it."""
+        run_backward, inner = cache
+        return run_backward(dz, inner, g, input_grad)

@@ -15,6 +15,7 @@ the optimizer updates; ``tests/kernels``, ``tests/optim/test_fused_updates.py``)
 """
 from __future__ import annotations
 
+from handgrad.kernels import INTERFACE
 from handgrad.kernels import conv_algorithm as _algorithm
 from handgrad.kernels import fusion as _fusion
 from handgrad.kernels.numba import fusion, ops, winograd
@@ -30,20 +31,10 @@ from handgrad.kernels.numba.optim import adam_update, momentum_update, rmsprop_u
 from handgrad.kernels.numpy import avg_pool_backward, avg_pool_forward, standardize, standardize_backward
 
 NAME = "numba"
-_CONVOLUTIONS = {"im2col": ops, "winograd": winograd}
-
-
-def conv_algorithm(requested: str, kernel_size, stride, C: int, F: int) -> str:
-    """``"im2col"`` or ``"winograd"`` as requested; ``"auto"`` by ``conv_algorithm.auto_algorithm``."""
-    return _algorithm.resolve(requested, kernel_size, stride, C, F, fast=True)
-
-
-def conv2d_forward(x, W, b, g, algorithm: str = "im2col"):
-    """``z = conv(x, W) + b`` by ``algorithm``; ``(z, cache)`` for ``conv2d_backward``."""
-    return _algorithm.forward(_CONVOLUTIONS[algorithm], x, W, b, g)
-
-
-conv2d_backward = _algorithm.backward
+_convolutions = _algorithm.Convolutions(ops, winograd, fast_winograd=True)
+conv_algorithm = _convolutions.algorithm  # (requested, kernel_size, stride, C, F) -> "im2col" | "winograd"
+conv2d_forward = _convolutions.forward  # (x, W, b, g, algorithm) -> (z, cache)
+conv2d_backward = _convolutions.backward  # (dz, cache, g, input_grad) -> (dW, db, dx)
 
 
 def fusion_plan(layers) -> tuple:
@@ -51,7 +42,4 @@ def fusion_plan(layers) -> tuple:
     return _fusion.plan(layers, fusion.RULES)
 
 
-__all__ = ["NAME", "adam_update", "avg_pool_backward", "avg_pool_forward", "conv2d_backward", "conv2d_forward",
-           "conv_algorithm", "dense_backward", "dense_forward", "elu_backward", "elu_forward", "fusion_plan",
-           "max_pool_backward", "max_pool_forward", "momentum_update", "rmsprop_update", "sgd_update", "standardize",
-           "standardize_backward"]
+__all__ = list(INTERFACE)

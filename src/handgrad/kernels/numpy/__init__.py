@@ -17,6 +17,7 @@ Arrays are logically NCHW; their memory layout is free, so callers never rely on
 """
 from __future__ import annotations
 
+from handgrad.kernels import INTERFACE
 from handgrad.kernels import conv_algorithm as _algorithm
 from handgrad.kernels.numpy import ops, winograd
 from handgrad.kernels.numpy.normalization import standardize, standardize_backward
@@ -33,20 +34,10 @@ from handgrad.kernels.numpy.ops import (
 from handgrad.kernels.numpy.optim import adam_update, momentum_update, rmsprop_update, sgd_update
 
 NAME = "numpy"
-_CONVOLUTIONS = {"im2col": ops, "winograd": winograd}
-
-
-def conv_algorithm(requested: str, kernel_size, stride, C: int, F: int) -> str:
-    """``"im2col"`` or ``"winograd"`` as requested; ``"auto"`` is im2col (this Winograd is not meant to be fast)."""
-    return _algorithm.resolve(requested, kernel_size, stride, C, F, fast=False)
-
-
-def conv2d_forward(x, W, b, g, algorithm: str = "im2col"):
-    """``z = conv(x, W) + b`` by ``algorithm``; ``(z, cache)`` for ``conv2d_backward``."""
-    return _algorithm.forward(_CONVOLUTIONS[algorithm], x, W, b, g)
-
-
-conv2d_backward = _algorithm.backward
+_convolutions = _algorithm.Convolutions(ops, winograd, fast_winograd=False)
+conv_algorithm = _convolutions.algorithm  # (requested, kernel_size, stride, C, F) -> "im2col" | "winograd"
+conv2d_forward = _convolutions.forward  # (x, W, b, g, algorithm) -> (z, cache)
+conv2d_backward = _convolutions.backward  # (dz, cache, g, input_grad) -> (dW, db, dx)
 
 
 def fusion_plan(layers) -> tuple:
@@ -54,7 +45,4 @@ def fusion_plan(layers) -> tuple:
     return tuple((i, i + 1, layer) for i, layer in enumerate(layers))
 
 
-__all__ = ["NAME", "adam_update", "avg_pool_backward", "avg_pool_forward", "conv2d_backward", "conv2d_forward",
-           "conv_algorithm", "dense_backward", "dense_forward", "elu_backward", "elu_forward", "fusion_plan",
-           "max_pool_backward", "max_pool_forward", "momentum_update", "rmsprop_update", "sgd_update", "standardize",
-           "standardize_backward"]
+__all__ = list(INTERFACE)
