@@ -33,7 +33,8 @@ RESUMABLE_FIELDS = ("epochs", "early_stopping", "data_dir", "out_dir")
 
 
 def build_optimizer(config: TrainConfig, steps_per_epoch: int, model):
-    """The optimizer and learning-rate schedule of ``config`` (schedule lengths are in optimizer steps)."""
+    """The optimizer and learning-rate schedule of ``config`` (schedule lengths are in optimizer steps); AdamW
+    decays the kernels of ``model`` (``model.kernel_names()``), not the biases."""
     schedule = optim.make_schedule(config.schedule, config.lr, total_steps=config.epochs * steps_per_epoch,
                                    warmup_steps=round(config.warmup_epochs * steps_per_epoch),
                                    step_size=config.step_epochs * steps_per_epoch, gamma=config.gamma,
