@@ -4,9 +4,9 @@
     python benchmarks/conv_algorithms.py --threads 1
 
 For each layer shape, the fast kernels' forward + backward pass (input gradient included), float32, run
-alternately with both algorithms (``handgrad.kernels.fast`` and ``handgrad.kernels.winograd_fast``); the
+alternately with both algorithms (``handgrad.kernels.numba.ops`` and ``handgrad.kernels.numba.winograd``); the
 table shows the median milliseconds over the rounds (the first discarded) and im2col / Winograd (> 1:
-Winograd faster). ``handgrad.kernels.winograd.AUTO_MIN_CHANNELS`` is set from this table.
+Winograd faster). ``handgrad.kernels.conv_algorithm.AUTO_MIN_CHANNELS`` is set from this table.
 """
 from __future__ import annotations
 
@@ -38,8 +38,9 @@ def main(argv=None):
 
     import numpy as np
 
-    from handgrad.kernels import fast, winograd_fast
     from handgrad.kernels.conv_geometry import conv_geometry
+    from handgrad.kernels.numba import ops as fast
+    from handgrad.kernels.numba import winograd as winograd_fast
 
     rng = np.random.default_rng(0)
     algorithms = {"im2col": fast, "winograd": winograd_fast}

@@ -16,7 +16,7 @@ import time
 import numpy as np
 from numba import njit
 
-from handgrad.kernels import numba_loops
+from handgrad.kernels.numba import loops as numba_loops
 
 VARIANTS = {
     "fused multiply-adds allowed (shipped)": njit(nogil=True, fastmath={"contract"})(numba_loops.elu_f32.py_func),

@@ -5,7 +5,7 @@
 
 For AdamW (the trainer's default) and SGD with momentum, the same parameters and gradients (float32, the
 858k parameters of ``handgrad.models.reference_cnn`` on 28x28 images) are updated by handgrad with the numba
-kernels (``handgrad.kernels.optim_fast``), by handgrad with ``HANDGRAD_KERNELS=numpy``'s NumPy rules and by
+kernels (``handgrad.kernels.numba.optim``), by handgrad with ``HANDGRAD_KERNELS=numpy``'s NumPy rules and by
 ``torch.optim`` (``foreach=False``, as a step over separate tensors), in alternating rounds. Printed: the
 median milliseconds per step over the rounds and handgrad / PyTorch speed ratios (> 1: handgrad faster).
 """

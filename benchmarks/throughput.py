@@ -29,7 +29,7 @@ batch size (forward, weight-gradient and input-gradient products of both convolu
 NumPy's BLAS at ``--threads`` threads; measured before, between and after the timings, best of all).
 ``% limit`` = images/s / (peak / FLOPs per image); inference uses the forward FLOPs. With Winograd
 convolutions (``--algorithm``), a second limit counts the products that algorithm does instead (``2 * 36 * T
-* C * F`` per pass, ``handgrad.kernels.winograd.matmul_flops``; the transforms are not counted) at the same
+* C * F`` per pass, ``handgrad.kernels.winograd_transforms.matmul_flops``; the transforms are not counted) at the same
 peak; ``hg %alg`` is handgrad's share of it. The header names NumPy's BLAS and its kernel architecture
 (threadpoolctl) and the convolution algorithm of each handgrad layer.
 
@@ -78,7 +78,7 @@ def handgrad_model(shape, seed=0, algorithm="auto"):
 
 def conv_algorithms(model) -> dict:
     """``{layer name: algorithm that runs}`` for handgrad's convolutions (``"auto"`` resolved)."""
-    from handgrad.kernels import winograd
+    from handgrad.kernels import winograd_transforms as winograd
     from handgrad.layers import Conv2D
     out = {}
     for layer in model.layers:
@@ -216,7 +216,7 @@ def flops_per_image(arch, batch, training: bool, model=None) -> float:
     """Products' FLOPs per image (im2col); with ``model``, its Winograd convolutions count their own products."""
     winograd_flops = {}
     if model is not None:
-        from handgrad.kernels import winograd
+        from handgrad.kernels import winograd_transforms as winograd
         winograd_flops = {layer.name: winograd.matmul_flops(batch, layer.input_shape[0], layer.filters, layer.geometry)
                           for layer in model.layers if getattr(layer, "conv_algorithm", None) == "winograd"}
     total = 0.0

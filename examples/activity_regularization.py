@@ -99,7 +99,7 @@ def run_variant(variant: Variant, data, epochs: int, out_dir: Path, seed: int, p
         make_incomplete(model)
     steps = -(-len(data.x_train) // config.batch_size)
     run_dir = out_dir / re.sub(r"[^a-z0-9.]+", "-", variant.name.lower()).strip("-")
-    trainer = Trainer(model, build_optimizer(config, steps), batch_size=config.batch_size, seed=seed,
+    trainer = Trainer(model, build_optimizer(config, steps, model), batch_size=config.batch_size, seed=seed,
                       run_dir=run_dir, progress=progress, meta={"config": config.to_dict(), "variant": variant.name},
                       echo=lambda m: print(f"  [{variant.name}] {m}", flush=True))
     start = time.perf_counter()

@@ -44,11 +44,6 @@ class Regularizer:
     def get_config(self) -> dict:
         raise NotImplementedError
 
-    @property
-    def is_zero(self) -> bool:
-        """True when every coefficient is 0, so the penalty and its gradient vanish."""
-        return all(v == 0.0 for v in self.get_config().values())
-
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v:g}" for k, v in self.get_config().items())
         return f"{type(self).__name__}({args})"

@@ -7,10 +7,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from handgrad import fusion
 from handgrad._validation import as_real_array, check_batch, check_float_dtype, check_int, count_nonfinite
 from handgrad.errors import ArgumentError, ArgumentTypeError, KeyMismatchError, NonFiniteError, ShapeError
-from handgrad.kernels import backend, reference
+from handgrad.kernels import backend
 from handgrad.layers.base import Layer
 from handgrad.losses import check_labels, log_softmax, softmax_cross_entropy
 
@@ -53,8 +52,8 @@ class Sequential:
 
     The loss is ``mean softmax cross-entropy + sum of weight penalties + sum of activity penalties``.
     Parameters, gradients and layer state are addressed as ``"<layer name>.<name>"``, e.g. ``"conv2d.W"``,
-    ``"batch_norm2d.moving_mean"``. Each pass runs the fusion plan of the active kernel set (see
-    ``handgrad.fusion``), built once per list of layers and kernel set.
+    ``"batch_norm2d.moving_mean"``. Each pass runs the steps the active kernel set plans for the layers
+    (``fusion_plan``: some consecutive layers may run as one fused step, see ``handgrad.kernels.fusion``).
 
     A layer instance (and its built-in activation) belongs to one model: a layer already in another model,
     or listed twice, is refused (``ArgumentError``); ``copy.deepcopy(model)`` copies the layers with it.
@@ -127,6 +126,10 @@ class Sequential:
         """``"<layer>.<param>" -> array``: the live arrays (an optimizer updates them in place)."""
         return {f"{layer.name}.{p}": v for layer in self.layers for p, v in layer.params.items()}
 
+    def kernel_names(self) -> list[str]:
+        """``"<layer>.<kernel>"`` of every layer that holds a kernel (``Layer.KERNEL_PARAM``), e.g. ``"conv2d.W"``."""
+        return [f"{layer.name}.{layer.KERNEL_PARAM}" for layer in self.layers if layer.has_kernel()]
+
     def gradients(self) -> dict[str, np.ndarray]:
         """``"<layer>.<param>" -> array``: the gradients of the last ``loss``/``backward`` call."""
         return {f"{layer.name}.{p}": v for layer in self.layers for p, v in layer.grads.items()}
@@ -183,13 +186,13 @@ class Sequential:
         expected = {**params, **states}
         if set(state) != set(expected):
             missing, extra = sorted(set(expected) - set(state)), sorted(set(state) - set(expected))
-            raise KeyError(f"load_state_dict: missing {missing}, unexpected {extra}")
+            raise KeyMismatchError(f"load_state_dict: missing {missing}, unexpected {extra}")
         for key, target in states.items():
             value = np.asarray(state[key])
             if value.shape != target.shape:
                 raise ShapeError(f"load_state_dict: {key} expects shape {target.shape}, got {value.shape}")
             if target.dtype.kind != "f" and value.dtype != target.dtype:
-                raise TypeError(f"load_state_dict: {key} expects dtype {target.dtype}, got {value.dtype}")
+                raise ArgumentTypeError(f"load_state_dict: {key} expects dtype {target.dtype}, got {value.dtype}")
         self.set_weights({k: state[k] for k in params})
         for key, target in states.items():
             target[...] = state[key]
@@ -223,19 +226,20 @@ class Sequential:
             raise self._refuse_nonfinite(method, ", ".join(bad))
 
     def _plan(self) -> tuple:
-        """The fusion plan ``((lo, hi, step), ...)`` for the current layers and kernel set, rebuilt only when
-        one of them (or an ELU's activity regularizer, which decides a fusion) changed."""
-        kernels = backend.fast() or reference
-        key = (kernels.__name__, *self.layers, *(layer.activity_regularizer is None for layer in self.layers))
+        """The steps ``((lo, hi, step), ...)`` the active kernel set plans for the current layers
+        (``fusion_plan``); the previous steps are kept while the plan is the same (same set, layers and steps)."""
+        kernels = backend.active()
+        steps = kernels.fusion_plan(self.layers)
+        key = (kernels.NAME, *self.layers, *((lo, hi, type(step)) for lo, hi, step in steps))
         if key != self._plan_key:  # layers compare by identity
-            self._plan_key, self._steps = key, fusion.plan(self.layers, kernels)
+            self._plan_key, self._steps = key, steps
         return self._steps
 
     def forward(self, x, training: bool = False) -> np.ndarray:
         """Logits ``(N, K)`` for a batch ``x`` of shape ``(N, *input_shape)``."""
         x = self._check_input(x)
         self._outputs = {}
-        for _lo, hi, step in self._plan():  # layers run one by one, or in fused steps (see handgrad.fusion)
+        for _lo, hi, step in self._plan():  # layers run one by one, or in fused steps (the kernel set's plan)
             x = step.forward(x, training, check_finite=False)  # the input is checked above, the rest by the caller
             layer = self.layers[hi - 1]
             if layer.activity_regularizer is not None:

@@ -1,4 +1,4 @@
-"""Each fast kernel (handgrad.kernels.fast / numba_loops) against its NumPy reference, on awkward sizes.
+"""Each fast kernel (handgrad.kernels.numba: ops / loops) against its NumPy reference, on awkward sizes.
 
 Awkward means: strides 2, valid and asymmetric padding, non-square kernels, odd H and W for pooling,
 overlapping pooling windows, float32 and float64, channels-first and channels-last inputs, gradients of any
@@ -7,10 +7,12 @@ memory layout, several threads and several chunks per thread.
 import numpy as np
 import pytest
 
-from handgrad.kernels import buffers, fast, reference, threads
 from handgrad.kernels import im2col as ref_im2col
-from handgrad.kernels import numba_loops as loops
+from handgrad.kernels import threads
 from handgrad.kernels.conv_geometry import conv_geometry
+from handgrad.kernels.numba import buffers, loops
+from handgrad.kernels.numba import ops as fast
+from handgrad.kernels.numpy import ops as reference
 from tests.ulps import assert_elu_close, expm1_ulps
 
 DTYPES = [np.float32, np.float64]

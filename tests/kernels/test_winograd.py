@@ -1,7 +1,7 @@
 """Winograd convolution kernels: transforms exact, reference vs explicit loops, fast vs reference, float32 error.
 
 The float32 results are checked element-wise against the float64 direct convolution of the same float32
-inputs, within the rounding-error bound derived in ``handgrad.kernels.winograd`` (and the bound is checked
+inputs, within the rounding-error bound derived in ``handgrad.kernels.numpy.winograd`` (and the bound is checked
 to be tight enough to catch a wrong transform).
 """
 from fractions import Fraction
@@ -10,13 +10,15 @@ import numba
 import numpy as np
 import pytest
 
-from handgrad.kernels import fast, threads
-from handgrad.kernels import winograd as wg
-from handgrad.kernels import winograd_fast as wf
-from handgrad.kernels import winograd_loops as wloops
-from handgrad.kernels import winograd_loops8 as wloops8
+from handgrad.kernels import threads
+from handgrad.kernels import winograd_transforms as wt
 from handgrad.kernels.conv_geometry import conv_geometry
 from handgrad.kernels.conv_reference import conv_backward_loops, conv_forward_loops
+from handgrad.kernels.numba import ops as fast
+from handgrad.kernels.numba import winograd as wf
+from handgrad.kernels.numba import winograd_loops6 as wloops
+from handgrad.kernels.numba import winograd_loops8 as wloops8
+from handgrad.kernels.numpy import winograd as wg
 
 CONFIGS = [  # (input (N, C, H, W), filters, kernel, padding)
     ((2, 3, 7, 9), 4, 5, "same"),  # OH, OW not multiples of m = 2
@@ -42,7 +44,7 @@ def setup(shape, filters, kernel, padding, dtype, rng):
 @pytest.mark.parametrize("m,r", [(2, 5), (4, 3), (2, 3), (3, 2)])
 def test_toom_cook_computes_the_correlation_exactly(m, r, rng):
     points = [Fraction(p) for p in (0, 2, -2, Fraction(1, 2), Fraction(-1, 2), 3, -3)[: m + r - 2]]
-    t = wg.toom_cook(m, r, points)
+    t = wt.toom_cook(m, r, points)
     assert t.AT.shape == (m, m + r - 1) and t.G.shape == (m + r - 1, r) and t.BT.shape == (m + r - 1,) * 2
     for _ in range(5):  # small integers: every step exact in float64
         d = rng.integers(-9, 10, m + r - 1).astype(np.float64)
@@ -53,28 +55,28 @@ def test_toom_cook_computes_the_correlation_exactly(m, r, rng):
 
 def test_toom_cook_rejects_wrong_point_counts():
     with pytest.raises(ValueError, match=r"F\(2, 5\) needs 5 distinct points"):
-        wg.toom_cook(2, 5, (0, 1, -1, 2))
+        wt.toom_cook(2, 5, (0, 1, -1, 2))
     with pytest.raises(ValueError, match="distinct"):
-        wg.toom_cook(2, 3, (0, 1, 1))
+        wt.toom_cook(2, 3, (0, 1, 1))
 
 
-@pytest.mark.parametrize("r", sorted(wg.TRANSFORMS))
+@pytest.mark.parametrize("r", sorted(wt.TRANSFORMS))
 def test_data_transforms_are_exact_in_float32(r):
     """``A`` and ``B`` meet the data: dyadic entries, so casting them to float32 loses nothing."""
-    t = wg.TRANSFORMS[r]
+    t = wt.TRANSFORMS[r]
     for M in (t.AT, t.BT):
         np.testing.assert_array_equal(M.astype(np.float32).astype(np.float64), M)
-    assert t.m == wg.TILE_FOR_KERNEL[r] == 4 and t.alpha == {3: 6, 5: 8}[r]
+    assert t.m == wt.TILE_FOR_KERNEL[r] == 4 and t.alpha == {3: 6, 5: 8}[r]
 
 
-@pytest.mark.parametrize("kernel", sorted(wg.TRANSFORMS))
+@pytest.mark.parametrize("kernel", sorted(wt.TRANSFORMS))
 @pytest.mark.parametrize("name", ["_bt", "_b", "_at", "_a"])
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_hard_coded_transforms_are_the_matrices(kernel, name, dtype, rng):
     """The fast loops' written-out 1-D transforms equal ``B^T d``, ``B v``, ``A^T M``, ``A y`` of ``TRANSFORMS``:
     to float64 rounding, and in float32 within the bound ``gamma_alpha sum |coefficient * value|`` (each term
     passes through at most alpha roundings)."""
-    t = wg.TRANSFORMS[kernel]
+    t = wt.TRANSFORMS[kernel]
     matrix = {"_bt": t.BT, "_b": t.BT.T, "_at": t.AT, "_a": t.AT.T}[name]
     fn = getattr({6: wloops, 8: wloops8}[t.alpha], name)
     for _ in range(20):
@@ -95,7 +97,7 @@ def test_reference_matches_explicit_loops(shape, filters, kernel, padding, rng):
     z, cache = wg.conv2d_forward(x, W, b, g)
     np.testing.assert_allclose(z, conv_forward_loops(x, W, b, g), rtol=1e-11, atol=1e-11)
     dW, db, dx = wg.conv2d_backward(dz, cache, g)
-    dx_ref, dW_ref, db_ref = conv_backward_loops(dz, x, W, g)
+    dW_ref, db_ref, dx_ref = conv_backward_loops(dz, x, W, g)
     for got, want in ((dx, dx_ref), (dW, dW_ref), (db, db_ref)):
         assert got.shape == want.shape
         np.testing.assert_allclose(got, want, rtol=1e-11, atol=1e-11)
@@ -180,7 +182,7 @@ def test_float32_error_within_the_derived_bound(shape, filters, kernel, padding,
     dW, db, dx = module.conv2d_backward(dz, cache, g)
     x64, W64, b64, dz64 = (a.astype(np.float64) for a in (x, W, b, dz))  # the same values, exactly
     exact = {"z": conv_forward_loops(x64, W64, b64, g)}
-    exact["dx"], exact["dW"], exact["db"] = conv_backward_loops(dz64, x64, W64, g)
+    exact["dW"], exact["db"], exact["dx"] = conv_backward_loops(dz64, x64, W64, g)
     bounds = wg.error_bounds(x, W, b, dz, g, np.float32)
     for name, got in (("z", z), ("dx", dx), ("dW", dW), ("db", db)):
         error = np.abs(got.astype(np.float64) - exact[name])

@@ -57,7 +57,7 @@ def test_vectorized_matches_loop_reference(shape, filters, kernel, stride, paddi
                                rtol=1e-12, atol=1e-12)
     dy = rng.standard_normal(y.shape)
     dx = layer.backward(dy)
-    ref_dx, ref_dW, ref_db = conv_backward_loops(dy, x, layer.params["W"], layer.geometry)
+    ref_dW, ref_db, ref_dx = conv_backward_loops(dy, x, layer.params["W"], layer.geometry)
     np.testing.assert_allclose(dx, ref_dx, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(layer.grads["W"], ref_dW, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(layer.grads["b"], ref_db, rtol=1e-12, atol=1e-12)

@@ -4,7 +4,10 @@ import pytest
 
 import handgrad as hg
 from handgrad.gradcheck import check_layer
-from handgrad.kernels import backend, winograd, winograd_fast
+from handgrad.kernels import backend, conv_algorithm
+from handgrad.kernels.conv_geometry import conv_geometry
+from handgrad.kernels.numba import winograd as winograd_fast
+from handgrad.kernels.numpy import winograd
 from tests.torch_oracle import conv2d as torch_conv2d
 from tests.torch_oracle import t
 
@@ -123,11 +126,13 @@ def test_auto_rule(input_shape, kernel, stride, kernels, expected):
     layer.build(input_shape)
     with backend.using_kernels(kernels):
         assert layer.conv_algorithm == expected
-    assert input_shape[0] >= winograd.AUTO_MIN_CHANNELS or expected == "im2col"
+    assert input_shape[0] >= conv_algorithm.AUTO_MIN_CHANNELS or expected == "im2col"
 
 
 def test_backend_picks_the_winograd_kernel_set():
-    with backend.using_kernels("numpy"):
-        assert backend.winograd() is winograd
-    with backend.using_kernels("numba"):
-        assert backend.winograd() is winograd_fast
+    g = conv_geometry(8, 8, (3, 3), (1, 1), "same")
+    x, W = np.zeros((1, 2, 8, 8)), np.zeros((3, 2, 3, 3))
+    for kernels, module in (("numpy", winograd), ("numba", winograd_fast)):
+        with backend.using_kernels(kernels):
+            _, (backward, _) = backend.active().conv2d_forward(x, W, None, g, "winograd")
+        assert backward is module.conv2d_backward

@@ -1,4 +1,4 @@
-"""The fused numba updates (``handgrad.kernels.optim_fast``) equal the optimizers' NumPy rules bit for bit.
+"""The fused numba updates (``handgrad.kernels.numba.optim``) equal the optimizers' NumPy rules bit for bit.
 
 Each optimizer runs twice from the same parameters on the same gradients, once with the numba kernels (the
 fused loops) and once with ``HANDGRAD_KERNELS=numpy``'s choice (the NumPy rules); parameters and state must
@@ -10,7 +10,9 @@ import numpy as np
 import pytest
 
 from handgrad import optim
-from handgrad.kernels import backend, optim_fast, threads
+from handgrad.kernels import backend, threads
+from handgrad.kernels import numba as kernels_numba
+from handgrad.kernels.numba import optim as optim_fast
 
 SHAPES = {"conv.W": (8, 4, 5, 5), "conv.b": (8,), "dense.W": (700, 300)}  # dense.W: 210,000 > 2 tasks' worth
 OPTIMIZERS = {
@@ -36,7 +38,7 @@ def team(request):
 def test_fused_update_equals_the_numpy_rule_bit_for_bit(name, dtype, team, rng):
     if backend.requested_kernels() != "numba":  # make test-cpus' pass with HANDGRAD_KERNELS=numpy
         pytest.skip("HANDGRAD_KERNELS=numpy: no fused updates to compare")
-    assert backend.fused_optimizers() is optim_fast  # the numba kernels are what the first run uses
+    assert backend.active() is kernels_numba  # the numba kernels are what the first run uses
     params = {k: rng.standard_normal(s).astype(dtype) for k, s in SHAPES.items()}
     grads = [{k: rng.standard_normal(s).astype(dtype) for k, s in SHAPES.items()} for _ in range(4)]
     assert all(optim_fast.fusable(params[k], grads[0][k]) for k in SHAPES)

@@ -76,7 +76,7 @@ class OnnxGraph:
         return self.node("ReduceMean", [x], name, axes=list(axes), keepdims=1)
 
     def standardize(self, x: str, groups: int, shape, epsilon: float, name: str) -> str:
-        """The nodes of ``handgrad.kernels.normalization.standardize`` on ``x`` of shape ``(N, *shape)`` read
+        """The nodes of ``handgrad.kernels.numpy.normalization.standardize`` on ``x`` of shape ``(N, *shape)`` read
         as ``(N, groups, M)``, reshaped back to ``(N, *shape)``: the same operations in the same order, from
         operators every opset >= 13 has (``Reshape``'s 0 copies the dynamic batch size)::
 

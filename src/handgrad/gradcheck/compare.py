@@ -5,8 +5,10 @@ from typing import Callable
 
 import numpy as np
 
-from handgrad.gradcheck.numerical import central_differences, noise_floor, sample_indices
-from handgrad.gradcheck.report import Check, GradcheckReport
+from handgrad.errors import ArgumentTypeError, KeyMismatchError, ShapeError
+from handgrad.gradcheck.numerical import validate_options
+from handgrad.gradcheck.report import GradcheckReport
+from handgrad.gradcheck.tabulate import sampled_checks
 
 
 def compare(loss_fn: Callable[[dict], float], params: dict, grads: dict, *, samples: int = 20, eps: float = 1e-6,
@@ -23,30 +25,25 @@ def compare(loss_fn: Callable[[dict], float], params: dict, grads: dict, *, samp
 
     Returns: a ``GradcheckReport``; ``report.failed_parameters()`` names the parameters that disagree.
     """
+    validate_options(eps, tol, samples, where="compare")
     missing, extra = sorted(set(params) - set(grads)), sorted(set(grads) - set(params))
     if missing or extra:
-        raise KeyError(f"compare: grads must have the keys of params; missing {missing}, unexpected {extra}")
+        raise KeyMismatchError(f"compare: grads must have the keys of params; missing {missing}, unexpected {extra}")
     work = {k: np.array(v, dtype=np.float64) for k, v in params.items()}
     for k, g in grads.items():
         if np.shape(g) != work[k].shape:
-            raise ValueError(f"compare: grads[{k!r}] has shape {np.shape(g)}, params[{k!r}] has {work[k].shape}")
+            raise ShapeError(f"compare: grads[{k!r}] has shape {np.shape(g)}, params[{k!r}] has {work[k].shape}")
 
     def evaluate():
         value = loss_fn(work)
         if not np.isscalar(value) and np.ndim(value) != 0:
-            raise TypeError(f"compare: loss_fn must return a float, "
+            raise ArgumentTypeError(f"compare: loss_fn must return a float, "
                             f"got {type(value).__name__} of shape {np.shape(value)}")
         return float(value)
 
-    atol = noise_floor(evaluate(), eps)
-    rng = np.random.default_rng(seed)
-    checks = []
-    for name, array in work.items():
-        analytic = np.asarray(grads[name], dtype=np.float64)
-        indices = sample_indices(array.shape, samples, rng, must_include=[int(np.argmax(np.abs(analytic)))])
-        numerical = central_differences(evaluate, array, indices, eps)
-        checks.append(Check.from_samples(name, term, indices, np.array([analytic[i] for i in indices]), numerical,
-                                         tol, atol))
+    analytic = {term: {k: np.asarray(g, dtype=np.float64) for k, g in grads.items()}}
+    checks = sampled_checks(work, analytic, (term,), evaluate, [evaluate()], samples=samples, eps=eps, tol=tol,
+                            rng=np.random.default_rng(seed), total=False)
     report = GradcheckReport(checks, tol, title="compare")
     if verbose:
         print(report)

@@ -5,8 +5,9 @@ import copy
 
 import numpy as np
 
-from handgrad.gradcheck.numerical import central_differences, noise_floor, sample_indices
-from handgrad.gradcheck.report import Check, GradcheckReport
+from handgrad.gradcheck.numerical import validate_options
+from handgrad.gradcheck.report import GradcheckReport
+from handgrad.gradcheck.tabulate import sampled_checks
 from handgrad.layers.base import Layer
 
 
@@ -19,6 +20,7 @@ def check_layer(layer: Layer, x, *, samples: int = 30, eps: float = 1e-6, tol: f
     ``weight``, ``activity`` and ``total``, for the input ``"x"`` and every parameter. Pass/fail as in
     ``check_model``.
     """
+    validate_options(eps, tol, samples, where="check_layer")
     layer = copy.deepcopy(layer)
     x = np.array(x, dtype=np.float64)
     if not layer.built:
@@ -56,17 +58,8 @@ def check_layer(layer: Layer, x, *, samples: int = 30, eps: float = 1e-6, tol: f
 
     base_values = terms_of(layer.forward(x, training))
 
-    checks = []
-    arrays = {"x": x, **layer.params}
-    for name, array in arrays.items():
-        largest = [int(np.argmax(np.abs(analytic[t][name]))) for t in analytic]
-        indices = sample_indices(array.shape, samples, rng, must_include=largest)
-        numerical = central_differences(evaluate, array, indices, eps)  # (len(indices), 3)
-        numerical = np.column_stack([numerical, numerical.sum(axis=1)])  # + total
-        for j, term in enumerate(("output", "weight", "activity", "total")):
-            a = np.array([analytic[term][name][i] for i in indices])
-            checks.append(Check.from_samples(name, term, indices, a, numerical[:, j], tol,
-                                             noise_floor(base_values[j], eps)))
+    checks = sampled_checks({"x": x, **layer.params}, analytic, ("output", "weight", "activity", "total"), evaluate,
+                            base_values, samples=samples, eps=eps, tol=tol, rng=rng, total=True)
     report = GradcheckReport(checks, tol, title=f"check_layer({layer.name})")
     if verbose:
         print(report)

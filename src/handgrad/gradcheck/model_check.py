@@ -5,8 +5,9 @@ import copy
 
 import numpy as np
 
-from handgrad.gradcheck.numerical import central_differences, noise_floor, sample_indices
-from handgrad.gradcheck.report import Check, GradcheckReport
+from handgrad.gradcheck.numerical import validate_options
+from handgrad.gradcheck.report import GradcheckReport
+from handgrad.gradcheck.tabulate import sampled_checks
 from handgrad.sequential import TERMS, Sequential
 
 ALL_TERMS = (*TERMS, "total")
@@ -33,6 +34,7 @@ def check_model(model: Sequential, x, y, *, samples: int = 20, eps: float = 1e-6
 
     Returns: a ``GradcheckReport`` with one row per (parameter, term).
     """
+    validate_options(eps, tol, samples, where="check_model")
     model = copy.deepcopy(model).astype(np.float64)
     x = np.asarray(x, dtype=np.float64)
     analytic = {}
@@ -48,16 +50,8 @@ def check_model(model: Sequential, x, y, *, samples: int = 20, eps: float = 1e-6
         return [t.data, t.weight, t.activity]
 
     rng = np.random.default_rng(seed)
-    checks = []
-    for name, param in model.parameters().items():
-        largest = [int(np.argmax(np.abs(analytic[t][name]))) for t in ALL_TERMS]
-        indices = sample_indices(param.shape, samples, rng, must_include=largest)
-        numerical = central_differences(evaluate, param, indices, eps)  # (len(indices), 3)
-        numerical = np.column_stack([numerical, numerical.sum(axis=1)])  # + total
-        for j, term in enumerate(ALL_TERMS):
-            a = np.array([analytic[term][name][i] for i in indices])
-            checks.append(Check.from_samples(name, term, indices, a, numerical[:, j], tol,
-                                             noise_floor(base_values[j], eps)))
+    checks = sampled_checks(model.parameters(), analytic, ALL_TERMS, evaluate, base_values, samples=samples,
+                            eps=eps, tol=tol, rng=rng, total=True)
     report = GradcheckReport(checks, tol, title="check_model")
     if verbose:
         print(report)

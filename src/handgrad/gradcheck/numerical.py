@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from handgrad.errors import ArgumentError
+
 
 def sample_indices(shape, count: int, rng: np.random.Generator, must_include=()) -> list[tuple[int, ...]]:
     """All indices of an array of ``shape`` when it has at most ``count`` entries, else ``count`` distinct
@@ -55,15 +57,16 @@ def relative_error(analytic, numerical) -> np.ndarray:
 def validate_options(eps, tol, samples, where: str = "gradcheck", names=None) -> None:
     """Refuse a step, tolerance or sample count that would make the check meaningless.
 
-    ``eps`` must be finite and in (0, 1); ``tol`` finite and in (0, 1) (relative errors lie in [0, 1]: a
-    tolerance of 1 or more, or inf, passes every gradient); ``samples`` a positive integer. ``names`` maps
-    ``"eps"``, ``"tol"``, ``"samples"`` to how the caller calls them (e.g. ``"--tol"``).
+    ``ArgumentError`` unless ``eps`` is finite and in (0, 1), ``tol`` finite and in (0, 1) (relative errors
+    lie in [0, 1]: a tolerance of 1 or more, or inf, passes every gradient) and ``samples`` a positive integer.
+    ``names`` maps ``"eps"``, ``"tol"``, ``"samples"`` to how the caller calls them (e.g. ``"--tol"``). Every
+    check calls it (``check_model``, ``check_layer``, ``compare``, ``diagnose``, the CLI).
     """
     names = {"eps": "eps", "tol": "tol", "samples": "samples", **(names or {})}
     for key, value in (("eps", eps), ("tol", tol)):
         ok = isinstance(value, (int, float, np.floating, np.integer)) and not isinstance(value, bool)
         if not ok or not (np.isfinite(value) and 0 < value < 1):
             hint = " (relative errors lie in [0, 1]: such a tolerance passes any gradient)" if key == "tol" else ""
-            raise ValueError(f"{where}: {names[key]} must be a number in (0, 1), got {value!r}{hint}")
+            raise ArgumentError(f"{where}: {names[key]} must be a number in (0, 1), got {value!r}{hint}")
     if isinstance(samples, bool) or not isinstance(samples, (int, np.integer)) or samples < 1:
-        raise ValueError(f"{where}: {names['samples']} must be a positive integer, got {samples!r}")
+        raise ArgumentError(f"{where}: {names['samples']} must be a positive integer, got {samples!r}")

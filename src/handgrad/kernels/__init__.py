@@ -1,10 +1,27 @@
-"""Array kernels behind the layers, in two interchangeable sets (see ``backend`` for the choice).
+"""Array kernels behind the layers, in two kernel sets of the same interface (``backend.active()`` chooses).
 
-- ``reference``: the NumPy kernels (vectorized, obviously correct), built on ``im2col`` and checked against
-  the explicit loops of ``conv_reference``;
-- ``fast``: the same functions on numba loops (``numba_loops``) run by a thread team (``threads``), with
-  recycled output buffers and per-thread scratch (``buffers``) and channels-last layouts (``layout``), tested
-  against ``reference`` in ``tests/kernels``.
+- ``numpy/``: the NumPy kernels (vectorized, obviously correct): im2col convolution, dense, pooling, ELU
+  (``ops``), Winograd convolution (``winograd``), standardization (``normalization``), optimizer updates
+  (``optim``); checked against the explicit loops of ``conv_reference``;
+- ``numba/``: the same interface on numba loops run by the thread team, with recycled output buffers and
+  per-thread scratch (``buffers``), channels-last layouts (``layout``), fused optimizer updates (``optim``) and
+  fusion rules (``fusion``), tested against ``numpy/`` in ``tests/kernels``.
 
-``conv_geometry`` computes padding and output sizes for both.
+Shared by both: ``conv_geometry`` (padding and output sizes), ``im2col`` (the column matrix and its adjoint),
+``winograd_transforms`` (the Winograd matrices and tiles), ``conv_algorithm`` (im2col or Winograd, and
+"auto"), ``fusion`` (the planner of fused steps), ``threads`` (the thread team and BLAS threads).
+
+``INTERFACE`` names what every kernel set provides (``handgrad.kernels.numpy``'s docstring says what each
+does; ``tests/kernels/test_kernel_sets.py`` checks that both sets have all of it, with the same signatures).
 """
+
+INTERFACE = (
+    "NAME",
+    "conv_algorithm", "conv2d_forward", "conv2d_backward",
+    "dense_forward", "dense_backward",
+    "max_pool_forward", "max_pool_backward", "avg_pool_forward", "avg_pool_backward",
+    "elu_forward", "elu_backward",
+    "standardize", "standardize_backward",
+    "fusion_plan",
+    "sgd_update", "momentum_update", "rmsprop_update", "adam_update",
+)

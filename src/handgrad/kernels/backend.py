@@ -1,8 +1,8 @@
 """Which kernels the layers run: the fast numba kernels (default) or the NumPy references.
 
-The NumPy implementations are the references: short, vectorized, obviously correct, and what every fast
-kernel is tested against. The numba kernels (``handgrad.kernels.fast``) compute the same results with fused,
-multi-threaded passes over channels-last memory and batch-chunked matrix products. Both kernel sets accept
+The NumPy set (``handgrad.kernels.numpy``) holds the references: short, vectorized, obviously correct, and
+what every fast kernel is tested against. The numba set (``handgrad.kernels.numba``) computes the same results
+with fused, multi-threaded passes over channels-last memory and batch-chunked matrix products. Both kernel sets accept
 float32 and float64 (the numba kernels are compiled lazily for each dtype and cached on disk), so gradient
 checks in float64 run the very code that trains in float32.
 
@@ -13,7 +13,8 @@ Selection, in order of precedence:
 - default ``"numba"``.
 
 When numba is selected but cannot be imported, the NumPy kernels run instead, with a one-time
-``RuntimeWarning``; ``active_kernels()`` says which set runs.
+``RuntimeWarning``; ``active()`` is the set that runs (a package with the interface of
+``handgrad.kernels.numpy``), ``active_kernels()`` its name.
 """
 from __future__ import annotations
 
@@ -36,7 +37,7 @@ if _env not in CHOICES:
                   stacklevel=2)
     _env = "numba"
 _requested = _env
-_fast_module = None  # handgrad.kernels.fast once imported
+_numba_set = None  # handgrad.kernels.numba once imported
 _import_failed = False
 
 
@@ -62,41 +63,27 @@ def using_kernels(name: str):
         _requested = previous
 
 
-def fast():
-    """The fast kernel module ``handgrad.kernels.fast`` when numba is selected and importable, else ``None``."""
-    global _fast_module, _import_failed
-    if _requested != "numba" or _import_failed:
-        return None
-    if _fast_module is None:
-        try:
-            from handgrad.kernels import fast as module
-        except ImportError as error:  # numba missing or broken: the references still work
-            _import_failed = True
-            warnings.warn(f"handgrad: numba kernels unavailable ({error}); running the NumPy reference kernels "
-                          "(slower). Install numba>=0.60 or set HANDGRAD_KERNELS=numpy to silence this.",
-                          RuntimeWarning, stacklevel=3)
-            return None
-        _fast_module = module
-    return _fast_module
-
-
-def winograd():
-    """The Winograd convolution kernels: ``winograd_fast`` (numba) when ``fast()`` runs, else ``winograd`` (NumPy)."""
-    if fast() is None:
-        from handgrad.kernels import winograd as module
-    else:
-        from handgrad.kernels import winograd_fast as module
-    return module
-
-
-def fused_optimizers():
-    """The fused optimizer updates ``optim_fast`` when ``fast()`` runs, else None (the optimizers' NumPy rules)."""
-    if fast() is None:
-        return None
-    from handgrad.kernels import optim_fast
-    return optim_fast
+def active():
+    """The kernel set the layers, the optimizers and ``Sequential`` run now, never None: the package
+    ``handgrad.kernels.numba`` when numba is selected and importable, else ``handgrad.kernels.numpy``."""
+    global _numba_set, _import_failed
+    if _requested == "numba" and not _import_failed:
+        if _numba_set is None:
+            try:
+                from handgrad.kernels import numba as kernel_set
+            except ImportError as error:  # numba missing or broken: the NumPy set still works
+                _import_failed = True
+                warnings.warn(f"handgrad: numba kernels unavailable ({error}); running the NumPy reference kernels "
+                              "(slower). Install numba>=0.60 or set HANDGRAD_KERNELS=numpy to silence this.",
+                              RuntimeWarning, stacklevel=3)
+            else:
+                _numba_set = kernel_set
+        if _numba_set is not None:
+            return _numba_set
+    from handgrad.kernels import numpy as kernel_set
+    return kernel_set
 
 
 def active_kernels() -> str:
-    """``"numba"`` or ``"numpy"``: the kernel set the layers run now."""
-    return "numba" if fast() is not None else "numpy"
+    """``"numba"`` or ``"numpy"``: the name of the kernel set the layers run now (``active().NAME``)."""
+    return active().NAME

@@ -28,7 +28,7 @@ def conv_forward_loops(x, W, b, g: ConvGeometry):
 
 
 def conv_backward_loops(dy, x, W, g: ConvGeometry):
-    """Gradients ``(dx, dW, db)`` of ``sum(dy * conv(x, W, b))`` by the same loops."""
+    """Gradients ``(dW, db, dx)`` of ``sum(dy * conv(x, W, b))`` by the same loops (every kernel's order)."""
     N, F = x.shape[0], W.shape[0]
     xp = _pad(x, g)
     dxp = np.zeros_like(xp)
@@ -43,4 +43,4 @@ def conv_backward_loops(dy, x, W, g: ConvGeometry):
     H, Wd = x.shape[2:]
     dx = dxp[:, :, g.top : g.top + H, g.left : g.left + Wd]
     db = dy.sum(axis=(0, 2, 3))
-    return dx, dW, db
+    return dW, db, dx

@@ -21,7 +21,7 @@ import numpy as np
 
 from handgrad._validation import check_number
 from handgrad.errors import ArgumentError, StateError
-from handgrad.kernels import backend, reference
+from handgrad.kernels import backend
 from handgrad.layers.base import Layer
 
 
@@ -69,6 +69,7 @@ class ELU(Activation):
 
     ONNX_OP, TORCH_MODULE = "Elu", "ELU"
     TORCH_ARG = "alpha"
+    FUSABLE_AS = "elu"  # this exact class, for a kernel set's fusion rules (handgrad.kernels.fusion)
 
     def __init__(self, alpha: float = 1.0, **kwargs):
         super().__init__(**kwargs)
@@ -76,7 +77,7 @@ class ELU(Activation):
         self._y = None
 
     def _forward(self, x, training):
-        kernels = backend.fast() or reference  # chosen per call; backward uses the same set
+        kernels = backend.active()  # chosen per call; backward uses the same set
         self._y = kernels.elu_forward(x, self.alpha)
         self._elu_backward = kernels.elu_backward
         return self._y

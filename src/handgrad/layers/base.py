@@ -20,6 +20,7 @@ layers with parameters carry ``kernel_regularizer``/``bias_regularizer``:
 """
 from __future__ import annotations
 
+import inspect
 import re
 
 import numpy as np
@@ -62,6 +63,11 @@ class Layer:
     A layer instance belongs to at most one model (``Sequential`` refuses one that already belongs to another).
     """
 
+    # The parameter that is the layer's kernel (the weights multiplied with its input), if it has one:
+    # AdamW's decay in ``handgrad train`` and the training monitors read it. A subclass with a kernel of another
+    # name sets it; a layer without a parameter of this name has no kernel (BatchNorm's gamma and beta).
+    KERNEL_PARAM: str = "W"
+
     def __init__(self, *, name: str | None = None, activity_regularizer=None):
         if name is not None and (not isinstance(name, str) or not name):
             raise ArgumentError(f"{type(self).__name__}: name must be a non-empty string, got {name!r}")
@@ -92,7 +98,7 @@ class Layer:
         self.output_shape = tuple(self._build(input_shape, rng if rng is not None else np.random.default_rng(0)))
         shared = sorted(set(self.params) & set(self.state))
         if shared:  # one namespace per layer: "<layer>.<name>" in checkpoints
-            raise ValueError(f"{self.name}: params and state must have different names, both have {shared}")
+            raise ArgumentError(f"{self.name}: params and state must have different names, both have {shared}")
         self.input_shape = input_shape
         self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
         return self.output_shape
@@ -249,8 +255,54 @@ class Layer:
     def param_count(self) -> int:
         return int(sum(v.size for v in self.params.values()))
 
+    def has_kernel(self) -> bool:
+        """Whether the layer holds a kernel: a parameter named ``KERNEL_PARAM``."""
+        return self.KERNEL_PARAM in self.params
+
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(name={self.name!r})"
+        """``Conv2D(filters=8, kernel_size=(3, 3), activation='elu', name='conv2d')``: the constructor arguments
+        that differ from their defaults (as PyTorch's ``extra_repr``), then the name."""
+        shown = [f"{key}={_describe(value)}" for key, value in self._non_default_arguments().items()]
+        return f"{type(self).__name__}({', '.join([*shown, f'name={self.name!r}'])})"
+
+    def _non_default_arguments(self) -> dict:
+        """``argument -> value`` for the arguments of the ``__init__`` methods along the class's MRO that the layer
+        keeps as an attribute of the same name, where the value is not the argument's default."""
+        out, seen = {}, {"name"}
+        for cls in type(self).__mro__:
+            init = vars(cls).get("__init__")
+            if init is None or cls is object:
+                continue
+            for p in list(inspect.signature(init).parameters.values())[1:]:
+                if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) or p.name in seen or not hasattr(self, p.name):
+                    continue
+                seen.add(p.name)  # the most derived class's default counts
+                value = getattr(self, p.name)
+                if p.default is p.empty or not _is_default(value, p.default):
+                    out[p.name] = value
+        return out
+
+
+def _is_default(value, default) -> bool:
+    """Whether a kept attribute equals its argument's default as given: ``3`` for ``(3, 3)``, an initializer
+    function for its name."""
+    if isinstance(value, tuple) and len(value) == 2 and value == (default, default):
+        return True
+    if isinstance(default, str) and callable(value) and getattr(value, "__name__", None) == default:
+        return True
+    try:
+        return bool(value == default)
+    except (TypeError, ValueError):  # an array
+        return False
+
+
+def _describe(value) -> str:
+    """A built-in activation at its defaults by its name (``'elu'``), a function by its name, else ``repr``."""
+    if isinstance(value, Layer) and not value._non_default_arguments():
+        return repr(default_name(type(value)))
+    if callable(value) and not isinstance(value, Layer) and hasattr(value, "__name__"):
+        return repr(value.__name__)
+    return repr(value)
 
 
 class ParametricLayer(Layer):

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from handgrad._validation import ShapeError, check_choice, check_int, check_pair
 from handgrad.errors import ArgumentError
-from handgrad.kernels import backend, reference, winograd
+from handgrad.kernels import backend
+from handgrad.kernels import conv_algorithm as algorithms
 from handgrad.kernels.conv_geometry import conv_geometry
 from handgrad.layers.base import ParametricLayer
 
@@ -23,10 +24,11 @@ class Conv2D(ParametricLayer):
         kernel_regularizer, bias_regularizer: ``R(W)``, ``R(b)`` added to the loss (not divided by N).
         activity_regularizer: ``R(y) / N`` on the output ``y`` (after the activation).
         kernel_initializer: default ``"glorot_uniform"`` (Keras's default); bias starts at zero.
-        algorithm: ``"auto"`` (default: ``winograd.auto_algorithm``'s rule, Winograd for stride-1 3x3 and 5x5
-            kernels on 16 or more input channels with the numba kernels, else im2col), ``"im2col"`` or
-            ``"winograd"`` (stride 1, 3x3 or 5x5 kernels only; see ``handgrad.kernels.winograd`` for the
-            transforms and their float error). Settable later: ``layer.algorithm = "im2col"``.
+        algorithm: ``"auto"`` (default: the kernel set chooses; the numba set takes Winograd for stride-1 3x3
+            and 5x5 kernels on 16 or more input channels, else im2col, see ``handgrad.kernels.conv_algorithm``),
+            ``"im2col"`` or ``"winograd"`` (stride 1, 3x3 or 5x5 kernels only; see
+            ``handgrad.kernels.numpy.winograd`` for the transforms' float error). Settable later:
+            ``layer.algorithm = "im2col"``.
         name: see ``Layer``.
 
     Shape:
@@ -37,10 +39,9 @@ class Conv2D(ParametricLayer):
     ``(N*OH*OW, KH*KW*C) @ (KH*KW*C, F)``; it is returned as a channels-last array viewed as NCHW.
 
     Backward, with ``dZ`` of shape ``(N*OH*OW, F)``: ``dW_mat = dZ.T @ cols``, ``db = sum_rows(dZ)``,
-    ``dx = col2im(dZ @ W_mat)``. The kernels are ``handgrad.kernels.reference`` (NumPy) or
-    ``handgrad.kernels.fast`` (numba, batch-chunked; see ``handgrad.kernels.backend``). ``backward`` reads
-    the input array given to ``forward``: do not modify it in between. With Winograd, the same results (up to
-    float rounding) come from ``handgrad.kernels.winograd`` (NumPy) or ``winograd_fast`` (numba).
+    ``dx = col2im(dZ @ W_mat)``. The kernels are the active kernel set's ``conv2d_forward``/``conv2d_backward``
+    (NumPy or numba, see ``handgrad.kernels.backend``). ``backward`` reads the input array given to
+    ``forward``: do not modify it in between. With Winograd, the same results (up to float rounding).
     """
 
     def __init__(self, filters: int, kernel_size, stride=1, padding="same", activation=None, use_bias=True,
@@ -67,9 +68,9 @@ class Conv2D(ParametricLayer):
 
     @algorithm.setter
     def algorithm(self, value):
-        value = check_choice(self.name, "algorithm", value, winograd.ALGORITHMS)
-        if value == "winograd" and not winograd.supported(self.kernel_size, self.stride):
-            raise ValueError(f"{self.name}: algorithm='winograd' needs stride 1 and a 3x3 or 5x5 kernel, got "
+        value = check_choice(self.name, "algorithm", value, algorithms.ALGORITHMS)
+        if value == "winograd" and not algorithms.supported(self.kernel_size, self.stride):
+            raise ArgumentError(f"{self.name}: algorithm='winograd' needs stride 1 and a 3x3 or 5x5 kernel, got "
                              f"kernel_size {self.kernel_size} and stride {self.stride}; use 'im2col' or 'auto'")
         self._algorithm = value
 
@@ -79,9 +80,9 @@ class Conv2D(ParametricLayer):
         if self._algorithm != "auto":
             return self._algorithm
         if not self.built:
-            raise ValueError(f"{self.name}: algorithm='auto' is resolved when the layer is built")
-        return winograd.auto_algorithm(self.kernel_size, self.stride, self.input_shape[0], self.filters,
-                                       backend.active_kernels() == "numba")
+            raise ArgumentError(f"{self.name}: algorithm='auto' is resolved when the layer is built")
+        return backend.active().conv_algorithm("auto", self.kernel_size, self.stride, self.input_shape[0],
+                                               self.filters)
 
     def _build(self, input_shape, rng):
         if len(input_shape) != 3:
@@ -97,11 +98,9 @@ class Conv2D(ParametricLayer):
         return (self.filters, g.OH, g.OW)
 
     def _forward(self, x, training):
-        if self.conv_algorithm == "winograd":
-            kernels = backend.winograd()  # chosen per call; backward uses the same set
-        else:
-            kernels = backend.fast() or reference
-        z, cache = kernels.conv2d_forward(x, self.params["W"], self.params.get("b"), self.geometry)  # (N, F, OH, OW)
+        kernels = backend.active()  # chosen per call; backward uses the same set
+        z, cache = kernels.conv2d_forward(x, self.params["W"], self.params.get("b"), self.geometry,
+                                          self.conv_algorithm)  # (N, F, OH, OW)
         self._cache = (kernels.conv2d_backward, (cache, self.geometry))  # run by ParametricLayer._backward
         return self._activate(z, training)
 

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from handgrad._validation import ShapeError, check_int
-from handgrad.kernels import backend, reference
+from handgrad.kernels import backend
 from handgrad.layers.base import ParametricLayer
 
 
@@ -18,8 +18,8 @@ class Dense(ParametricLayer):
         input ``(N, in)``; ``W``: ``(in, out)`` (Keras's layout; PyTorch's ``Linear.weight`` is ``W.T``);
         ``b``: ``(out,)``; output ``(N, out)``.
 
-    Backward: ``dW = x.T @ dz``, ``db = sum_rows(dz)``, ``dx = dz @ W.T`` (``handgrad.kernels.reference``, or
-    ``fast`` split over the thread team). ``backward`` reads the input array given to ``forward``.
+    Backward: ``dW = x.T @ dz``, ``db = sum_rows(dz)``, ``dx = dz @ W.T`` (the active kernel set's
+    ``dense_forward``/``dense_backward``). ``backward`` reads the input array given to ``forward``.
     """
 
     def __init__(self, units: int, activation=None, use_bias=True, kernel_regularizer=None,
@@ -38,7 +38,7 @@ class Dense(ParametricLayer):
         return (self.units,)
 
     def _forward(self, x, training):
-        kernels = backend.fast() or reference  # chosen per call; backward uses the same set
+        kernels = backend.active()  # chosen per call; backward uses the same set
         self._cache = (kernels.dense_backward, (x, self.params["W"]))  # run by ParametricLayer._backward
         z = kernels.dense_forward(x, self.params["W"], self.params.get("b"))  # (N, out)
         return self._activate(z, training)

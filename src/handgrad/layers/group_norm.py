@@ -5,7 +5,7 @@ import numpy as np
 
 from handgrad._validation import ShapeError, check_int, check_number
 from handgrad.errors import ArgumentError
-from handgrad.kernels.normalization import standardize, standardize_backward
+from handgrad.kernels import backend
 from handgrad.layers.base import Layer
 
 
@@ -57,13 +57,14 @@ class GroupNorm(Layer):
 
     def _forward(self, x, training):
         N = x.shape[0]
-        xhat, inv_std = standardize(x.reshape(N, self.groups, -1), self.epsilon)  # (N, G, M), (N, G, 1)
+        kernels = backend.active()  # chosen per call; backward uses the same set
+        xhat, inv_std = kernels.standardize(x.reshape(N, self.groups, -1), self.epsilon)  # (N, G, M), (N, G, 1)
         xhat = xhat.reshape(x.shape)
-        self._cache = (xhat, inv_std)
+        self._cache = (kernels.standardize_backward, xhat, inv_std)
         return xhat * self._channel(self.params["gamma"]) + self._channel(self.params["beta"])
 
     def _backward(self, dy, input_grad):
-        xhat, inv_std = self._cache
+        standardize_backward, xhat, inv_std = self._cache
         axes = (0, *range(2, dy.ndim))  # all but the channel axis
         self.grads["gamma"] = np.sum(dy * xhat, axis=axes)
         self.grads["beta"] = dy.sum(axis=axes)

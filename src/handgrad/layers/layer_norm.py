@@ -5,7 +5,7 @@ import numpy as np
 
 from handgrad._validation import check_number
 from handgrad.errors import ArgumentError
-from handgrad.kernels.normalization import standardize, standardize_backward
+from handgrad.kernels import backend
 from handgrad.layers.base import Layer
 
 
@@ -43,13 +43,14 @@ class LayerNorm(Layer):
 
     def _forward(self, x, training):
         N = x.shape[0]
-        xhat, inv_std = standardize(x.reshape(N, -1), self.epsilon)  # (N, M), (N, 1)
+        kernels = backend.active()  # chosen per call; backward uses the same set
+        xhat, inv_std = kernels.standardize(x.reshape(N, -1), self.epsilon)  # (N, M), (N, 1)
         xhat = xhat.reshape(x.shape)
-        self._cache = (xhat, inv_std)
+        self._cache = (kernels.standardize_backward, xhat, inv_std)
         return xhat * self.params["gamma"] + self.params["beta"]
 
     def _backward(self, dy, input_grad):
-        xhat, inv_std = self._cache
+        standardize_backward, xhat, inv_std = self._cache
         self.grads["gamma"] = np.sum(dy * xhat, axis=0)
         self.grads["beta"] = dy.sum(axis=0)
         if not input_grad:

@@ -1,11 +1,9 @@
 """Max and average pooling over 2-D windows (no padding, as Keras's default ``padding="valid"``)."""
 from __future__ import annotations
 
-import numpy as np
-
 from handgrad._validation import ShapeError, check_pair
-from handgrad.errors import ArgumentError, StateError
-from handgrad.kernels import backend, reference
+from handgrad.errors import ArgumentError
+from handgrad.kernels import backend
 from handgrad.kernels.conv_geometry import conv_geometry
 from handgrad.layers.base import Layer
 
@@ -66,13 +64,14 @@ class MaxPool2D(_Pool2D):
     """
 
     ONNX_OP, TORCH_MODULE = "MaxPool", "MaxPool2d"
+    FUSABLE_AS = "max_pool"  # this exact class, for a kernel set's fusion rules (handgrad.kernels.fusion)
 
     @staticmethod
     def _torch_settings(module):
         return {"dilation": (module.dilation, 1), "return_indices": (module.return_indices, False)}
 
     def _forward(self, x, training):
-        kernels = backend.fast() or reference  # chosen per call; backward uses the same set
+        kernels = backend.active()  # chosen per call; backward uses the same set
         y, argmax = kernels.max_pool_forward(x, self.geometry)
         self._cache = (kernels.max_pool_backward, argmax, x.shape)
         return y
@@ -80,9 +79,6 @@ class MaxPool2D(_Pool2D):
     def _backward(self, dy, input_grad):
         if not input_grad:
             return None
-        if self._cache is None:
-            raise StateError(f"{self.name}: no forward cache to differentiate; inside a Sequential with the fast "
-                             "kernels, an ELU and this MaxPool2D run as one step: use Sequential.backward")
         backward, argmax, x_shape = self._cache
         return backward(dy, argmax, x_shape, self.geometry)
 
@@ -90,7 +86,7 @@ class MaxPool2D(_Pool2D):
 class AvgPool2D(_Pool2D):
     """``y[n, c, oh, ow] = mean over the window``; each input gets ``dy / (PH*PW)`` from every window holding it.
 
-    Args and shape as ``MaxPool2D``. NumPy only (not on the reference network's path).
+    Args and shape as ``MaxPool2D``. Both kernel sets run the NumPy kernels (not on the reference network's path).
     """
 
     ONNX_OP, TORCH_MODULE = "AveragePool", "AvgPool2d"
@@ -100,12 +96,12 @@ class AvgPool2D(_Pool2D):
         return {"divisor_override": (module.divisor_override, None)}
 
     def _forward(self, x, training):
-        self._x_shape = x.shape
-        return reference.pool_windows(x, self.geometry).mean(axis=(-2, -1))
+        kernels = backend.active()  # chosen per call; backward uses the same set
+        self._cache = (kernels.avg_pool_backward, x.shape)
+        return kernels.avg_pool_forward(x, self.geometry)
 
     def _backward(self, dy, input_grad):
         if not input_grad:
             return None
-        g = self.geometry
-        share = dy / dy.dtype.type(g.KH * g.KW)
-        return reference.pool_scatter(np.zeros(self._x_shape, dtype=dy.dtype), lambda i, j: share, g)
+        backward, x_shape = self._cache
+        return backward(dy, x_shape, self.geometry)

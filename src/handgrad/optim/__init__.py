@@ -8,10 +8,11 @@ Optimizers, simple to complex (each one file, PyTorch's formulas; see ``optimize
     Adam(lr=0.001, beta1=0.9, beta2=0.999, eps=1e-8)     bias-corrected moments
     AdamW(..., weight_decay=0.01, decay=None)            p *= 1 - lr*wd, then Adam
 
-All take ``lr`` as a number or a schedule and a keyword-only ``clipnorm``. Each rule is written in NumPy in
-its file; with the numba kernels (``handgrad.kernels.backend``) the same arithmetic runs as one fused pass per
-parameter on the thread team (``handgrad.kernels.optim_fast``: equal bit for bit; ``python
-benchmarks/optimizers.py`` times both against ``torch.optim``).
+All take ``lr`` as a number or a schedule and a keyword-only ``clipnorm``. Each rule is written once in its
+file (its scalars; the element-wise update is the active kernel set's, ``handgrad.kernels.backend``): in-place
+NumPy operations (``handgrad.kernels.numpy.optim``) or, with the numba kernels, one fused pass per parameter on
+the thread team (``handgrad.kernels.numba.optim``: equal bit for bit; ``python benchmarks/optimizers.py`` times
+both against ``torch.optim``).
 """
 from handgrad.optim import schedules
 from handgrad.optim.adam import Adam

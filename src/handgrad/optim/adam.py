@@ -41,35 +41,17 @@ class Adam(Optimizer):
     def init_state(self, param):
         return {"m": np.zeros_like(param), "v": np.zeros_like(param), "step": np.zeros((), dtype=np.int64)}
 
-    def update_one(self, name, param, grad, state, lr):
-        self._adam_step(param, grad, state, lr, decay=1.0)
+    def update_one(self, name, param, grad, state, lr, kernels):
+        self._adam_step(param, grad, state, lr, kernels, decay=1.0)
 
-    def _adam_step(self, param, grad, state, lr, decay: float) -> None:
-        """``p *= decay`` (AdamW's; 1 for Adam), then the Adam step: fused with the numba kernels, else NumPy."""
-        m, v, t = state["m"], state["v"], state["step"]
+    def _adam_step(self, param, grad, state, lr, kernels, decay: float) -> None:
+        """``p *= decay`` (AdamW's; 1 for Adam), then the Adam step with ``t`` advanced, by ``kernels``."""
+        t = state["step"]
         t += 1
         b1, b2, step = self.beta1, self.beta2, int(t)
-        fused = self.fused_kernels(param, grad, m, v)
-        if fused is not None:
-            fused.adam_update(param, grad, m, v, decay=decay, beta1=b1, beta2=b2, rms_scale=math.sqrt(1 - b2 ** step),
-                              eps=self.eps, step_size=lr / (1 - b1 ** step))
-            return
-        if decay != 1.0:
-            param *= decay
-        tmp = self.scratch(param)
-        m *= b1
-        np.multiply(grad, 1 - b1, out=tmp)
-        m += tmp
-        v *= b2
-        np.square(grad, out=tmp)
-        tmp *= 1 - b2
-        v += tmp
-        np.sqrt(v, out=tmp)
-        tmp /= math.sqrt(1 - b2 ** step)
-        tmp += self.eps                 # sqrt(v_hat) + eps
-        np.divide(m, tmp, out=tmp)
-        tmp *= lr / (1 - b1 ** step)    # the first moment's bias correction folded into the step size
-        param -= tmp
+        kernels.adam_update(param, grad, state["m"], state["v"], decay=decay, beta1=b1, beta2=b2,
+                            rms_scale=math.sqrt(1 - b2 ** step), eps=self.eps, step_size=lr / (1 - b1 ** step),
+                            scratch=self.scratch(param))
 
     def get_config(self) -> dict:
         return {**super().get_config(), "beta1": self.beta1, "beta2": self.beta2, "eps": self.eps}

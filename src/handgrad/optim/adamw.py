@@ -34,9 +34,9 @@ class AdamW(Adam):
                             f"({type(decay).__name__})")
         self.decay = decay
 
-    def update_one(self, name, param, grad, state, lr):
+    def update_one(self, name, param, grad, state, lr, kernels):
         decays = self.weight_decay and (self.decay is None or self.decay(name))
-        self._adam_step(param, grad, state, lr, decay=1 - lr * self.weight_decay if decays else 1.0)
+        self._adam_step(param, grad, state, lr, kernels, decay=1 - lr * self.weight_decay if decays else 1.0)
 
     def get_config(self) -> dict:
         decay = None if self.decay is None else getattr(self.decay, "__qualname__", repr(self.decay))

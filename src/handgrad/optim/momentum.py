@@ -1,8 +1,6 @@
 """SGD with heavy-ball or Nesterov momentum."""
 from __future__ import annotations
 
-import numpy as np
-
 from handgrad.optim.optimizer import Optimizer, check_fraction
 
 
@@ -34,22 +32,8 @@ class Momentum(Optimizer):
             raise ValueError(f"{owner}: momentum must be > 0 when nesterov=True, got {self.momentum!r}")
         self.nesterov = nesterov
 
-    def update_one(self, name, param, grad, state, lr):
-        v = state["v"]
-        fused = self.fused_kernels(param, grad, v)
-        if fused is not None:
-            fused.momentum_update(param, grad, v, self.momentum, lr, self.nesterov)
-            return
-        v *= self.momentum
-        v += grad
-        step = self.scratch(param)
-        if self.nesterov:
-            np.multiply(v, self.momentum, out=step)
-            step += grad
-            step *= lr
-        else:
-            np.multiply(v, lr, out=step)
-        param -= step
+    def update_one(self, name, param, grad, state, lr, kernels):
+        kernels.momentum_update(param, grad, state["v"], self.momentum, lr, self.nesterov, scratch=self.scratch(param))
 
     def get_config(self) -> dict:
         return {**super().get_config(), "momentum": self.momentum, "nesterov": self.nesterov}

@@ -7,16 +7,20 @@ model owns the parameter arrays, so they are updated **in place** and never rebo
         check names and shapes (before anything is modified)
         lr = current_lr()                        # the float lr, or schedule(iterations)
         if clipnorm: clip_by_global_norm(grads, clipnorm)      # scales grads in place, as torch does
+        kernels = backend.active()               # the kernel set that runs the element-wise updates
         for name, p in params.items():
             state = self.state[name]             # created by init_state(p) the first time name is seen
-            update_one(name, p, grads[name], state, lr)
+            update_one(name, p, grads[name], state, lr, kernels)
         iterations += 1
 
 A subclass declares ``slots`` (the names of its per-parameter state arrays), writes ``update_one`` (and
 ``init_state`` when a slot is not a zero array shaped like the parameter) and extends ``get_config``.
-``update_one`` gets the parameter's name so a rule may depend on it (``AdamW``'s ``decay``).
-``scratch(p)`` lends a reusable work array shaped like ``p``, so a rule written with ``out=`` and in-place
-operators allocates nothing per step.
+``update_one`` gets the parameter's name so a rule may depend on it (``AdamW``'s ``decay``). A rule computes
+its scalars (learning rate, bias corrections) and hands the element-wise update to the kernel set it is given
+(``kernels.adam_update(...)``): the NumPy set's in-place operations, or the numba set's fused loop, which does
+the same arithmetic in the same order (bit for bit; for arrays the loop does not suit, the NumPy update).
+``scratch(p)`` lends a reusable work array shaped like ``p``, passed to the update as ``scratch=``, so the
+NumPy updates allocate nothing per step.
 
 Checkpoint layout (``state_dict``): a flat ``dict[str, np.ndarray]`` that ``np.savez`` stores without
 pickling::
@@ -70,15 +74,10 @@ class Optimizer:
         return {slot: np.zeros_like(param) for slot in self.slots}
 
     def update_one(self, name: str, param: np.ndarray, grad: np.ndarray, state: dict[str, np.ndarray],
-                   lr: float) -> None:
-        """Update ``param`` (and ``state``) in place from ``grad`` with learning rate ``lr``."""
+                   lr: float, kernels) -> None:
+        """Update ``param`` (and ``state``) in place from ``grad`` with learning rate ``lr``, by the element-wise
+        update of the kernel set ``kernels`` (``handgrad.kernels.backend.active()``)."""
         raise NotImplementedError
-
-    def fused_kernels(self, param: np.ndarray, grad: np.ndarray, *state: np.ndarray):
-        """The fused update loops (``handgrad.kernels.optim_fast``) when the numba kernels run and these arrays
-        suit them (``optim_fast.fusable``), else None: the rule's NumPy code runs."""
-        fused = backend.fused_optimizers()
-        return fused if fused is not None and fused.fusable(param, grad, *state) else None
 
     def scratch(self, param: np.ndarray) -> np.ndarray:
         """A work array shaped like ``param`` with undefined contents, reused across parameters and steps.
@@ -109,11 +108,12 @@ class Optimizer:
         lr = self.current_lr()
         if self.clipnorm is not None:
             clip_by_global_norm(grads, self.clipnorm)
+        kernels = backend.active()  # fused loops (numba) or NumPy operations, the same arithmetic
         for name, param in params.items():
             state = self.state.get(name)
             if state is None:
                 state = self.state[name] = self.init_state(param)
-            self.update_one(name, param, grads[name], state, lr)
+            self.update_one(name, param, grads[name], state, lr, kernels)
         self.iterations += 1
 
     def _check_arguments(self, params: dict, grads: dict) -> None:

@@ -1,8 +1,6 @@
 """RMSProp: divide the gradient by a running RMS of its recent magnitudes."""
 from __future__ import annotations
 
-import numpy as np
-
 from handgrad._validation import check_number
 from handgrad.optim.optimizer import Optimizer, check_fraction
 
@@ -34,22 +32,8 @@ class RMSProp(Optimizer):
         self.rho = check_fraction(owner, "rho", rho)
         self.eps = check_number(owner, "eps", eps, minimum=0, strict_min=True)
 
-    def update_one(self, name, param, grad, state, lr):
-        v = state["v"]
-        fused = self.fused_kernels(param, grad, v)
-        if fused is not None:
-            fused.rmsprop_update(param, grad, v, self.rho, self.eps, lr)
-            return
-        tmp = self.scratch(param)
-        v *= self.rho
-        np.square(grad, out=tmp)
-        tmp *= 1 - self.rho
-        v += tmp
-        np.sqrt(v, out=tmp)
-        tmp += self.eps
-        np.divide(grad, tmp, out=tmp)
-        tmp *= lr
-        param -= tmp
+    def update_one(self, name, param, grad, state, lr, kernels):
+        kernels.rmsprop_update(param, grad, state["v"], self.rho, self.eps, lr, scratch=self.scratch(param))
 
     def get_config(self) -> dict:
         return {**super().get_config(), "rho": self.rho, "eps": self.eps}

@@ -1,8 +1,6 @@
 """Plain stochastic gradient descent."""
 from __future__ import annotations
 
-import numpy as np
-
 from handgrad.optim.optimizer import Optimizer
 
 
@@ -17,10 +15,5 @@ class SGD(Optimizer):
     def __init__(self, lr=0.01, *, clipnorm: float | None = None):
         super().__init__(lr, clipnorm=clipnorm)
 
-    def update_one(self, name, param, grad, state, lr):
-        fused = self.fused_kernels(param, grad)
-        if fused is not None:
-            fused.sgd_update(param, grad, lr)
-            return
-        step = np.multiply(grad, lr, out=self.scratch(param))
-        param -= step
+    def update_one(self, name, param, grad, state, lr, kernels):
+        kernels.sgd_update(param, grad, lr, scratch=self.scratch(param))

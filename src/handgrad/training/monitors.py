@@ -22,7 +22,7 @@ DEAD_FRACTION = 0.95
 
 
 def monitored_layers(model) -> list:
-    return [layer for layer in model.layers if "W" in layer.params or layer.activity_regularizer is not None]
+    return [layer for layer in model.layers if layer.has_kernel() or layer.activity_regularizer is not None]
 
 
 def activation_stats(model, x, dead_threshold: float) -> dict:

@@ -31,7 +31,7 @@ from handgrad.config import TrainConfig
 from handgrad.errors import RunFileError
 from handgrad.training import runfiles
 from handgrad.training.checkpoint import Checkpoint, load_checkpoint, restore_model
-from handgrad.training.rundir import claim_run_dir
+from handgrad.training.rundir import CHECKPOINTS, checkpoint_path, claim_run_dir
 from handgrad.training.trainer import Trainer, evaluate
 
 # Flags that may change when a run is resumed; everything else must stay as the run started.
@@ -39,8 +39,9 @@ RESUMABLE_FIELDS = ("epochs", "early_stopping", "data_dir", "out_dir")
 CHECKSUM_NAME = "config.sha256"
 
 
-def build_optimizer(config: TrainConfig, steps_per_epoch: int):
-    """The optimizer and learning-rate schedule of ``config`` (schedule lengths are in optimizer steps)."""
+def build_optimizer(config: TrainConfig, steps_per_epoch: int, model):
+    """The optimizer and learning-rate schedule of ``config`` (schedule lengths are in optimizer steps); AdamW
+    decays the kernels of ``model`` (``model.kernel_names()``), not the biases."""
     schedule = optim.make_schedule(config.schedule, config.lr, total_steps=config.epochs * steps_per_epoch,
                                    warmup_steps=round(config.warmup_epochs * steps_per_epoch),
                                    step_size=config.step_epochs * steps_per_epoch, gamma=config.gamma,
@@ -50,7 +51,8 @@ def build_optimizer(config: TrainConfig, steps_per_epoch: int):
         kwargs["momentum"] = config.momentum
     if config.optimizer == "adamw":
         kwargs["weight_decay"] = config.weight_decay
-        kwargs["decay"] = lambda name: name.endswith(".W")  # kernels decay, biases do not
+        kernels = set(model.kernel_names())
+        kwargs["decay"] = lambda name: name in kernels  # kernels decay, biases do not
     return optim.get(config.optimizer, **kwargs)
 
 
@@ -59,7 +61,7 @@ def build_model(config: TrainConfig, input_shape, num_classes: int, run_dir, res
     reference network). A new run copies the file into ``run_dir``; a resumed one builds from that copy."""
     if config.model is None:
         return config.build_model(input_shape, num_classes), None
-    last = Path(run_dir) / "checkpoints" / "last.npz"
+    last = checkpoint_path(run_dir)
     if resume and last.exists():
         source = runfiles.check_meta(last, load_checkpoint(last).meta).get("model_source")
         if source is None:
@@ -88,7 +90,7 @@ def model_of_checkpoint(path, ckpt: Checkpoint, config: TrainConfig | None = Non
 def run_dir_of_checkpoint(path, source: dict) -> Path:
     """``<run>`` of ``<run>/checkpoints/NAME.npz``: the only place a --model run's network is built from."""
     path = Path(path).resolve()
-    if path.parent.name != "checkpoints":
+    if path.parent.name != CHECKPOINTS:
         raise RunFileError(f"checkpoint {path} was trained with --model {source['origin']}: its network is built "
                            f"only from its run's own {model_source.COPY_NAME}, and the checkpoint must be in that "
                            f"run's checkpoints/ directory (RUN/checkpoints/{path.name}); copy the whole run directory")
@@ -115,7 +117,7 @@ def check_unedited(run_dir: Path, saved: TrainConfig) -> None:
     """RunFileError when ``config.json`` was edited since the run wrote it: its recipe differs from the last
     checkpoint's (naming the fields) or from the checksum the first start recorded."""
     path = run_dir / "config.json"
-    last = run_dir / "checkpoints" / "last.npz"
+    last = checkpoint_path(run_dir)
     changed = []
     if last.exists():
         meta = runfiles.check_meta(last, load_checkpoint(last).meta)  # before the run directory is claimed
@@ -181,8 +183,7 @@ def check_before_start(config: TrainConfig, resume: bool) -> None:
 
 
 def _train(config: TrainConfig, run_dir: Path, resume: bool, progress: bool, echo, on_epoch_end) -> dict:
-    last = run_dir / "checkpoints" / "last.npz"
-    best = run_dir / "checkpoints" / "best.npz"
+    last, best = checkpoint_path(run_dir, "last"), checkpoint_path(run_dir, "best")
     if resume and not last.exists():
         echo(f"{run_dir} has no checkpoint yet (it stopped during its first epoch): starting it again from "
              "epoch 0 with its saved config")
@@ -194,7 +195,7 @@ def _train(config: TrainConfig, run_dir: Path, resume: bool, progress: bool, ech
     input_shape = data.x_train.shape[1:]
     model, source = build_model(config, input_shape, len(data.class_names), run_dir, resume)
     steps_per_epoch = math.ceil(len(data.x_train) / config.batch_size)
-    optimizer = build_optimizer(config, steps_per_epoch)
+    optimizer = build_optimizer(config, steps_per_epoch, model)
     meta = {"config": config.to_dict(), "class_names": list(data.class_names),
             "normalization": {"mean": np.asarray(data.mean).tolist(), "std": np.asarray(data.std).tolist()},
             "input_shape": list(input_shape), "model_source": source}

@@ -42,6 +42,13 @@ LOCK_NAME = ".lock"
 # config.json, written last, whose presence marks a run that began.
 STARTED_FILES = ("model.py", "config.sha256")
 RUN_FILES = ("config.json", "config.sha256", "model.py", "history.json", "history.csv", "metrics.json")
+CHECKPOINTS = "checkpoints"  # the folder of a run's checkpoints; see checkpoint_path
+
+
+def checkpoint_path(run_dir, which: str = "last") -> Path:
+    """``run_dir/checkpoints/<which>.npz``: ``"last"`` (written every epoch) or ``"best"`` (lowest validation
+    loss), the one spelling of a run's checkpoint paths."""
+    return Path(run_dir) / CHECKPOINTS / f"{which}.npz"
 
 
 class RunDirError(Exception):
@@ -68,7 +75,7 @@ def _make_writable_dirs(run_dir: Path, resume: bool) -> bool:
         raise RunDirError(f"run directory {run_dir} is a symbolic link: a new run is written into a directory of its "
                           "own inside --out-dir, never through a link (choose another --name)")
     created = not run_dir.exists()
-    for d in (run_dir, run_dir / "checkpoints"):
+    for d in (run_dir, run_dir / CHECKPOINTS):
         try:
             d.mkdir(parents=True, exist_ok=True) if d == run_dir else check_dir(d, inside=run_dir)
             fd, probe = tempfile.mkstemp(dir=d, prefix=".write-probe.", suffix=".tmp")
@@ -109,9 +116,8 @@ def _lock(run_dir: Path) -> int:
 
 def _check_files(run_dir: Path) -> None:
     """Every file of the run that exists is a regular file (not a link, FIFO or device planted there)."""
-    names = [*RUN_FILES, "checkpoints/last.npz", "checkpoints/best.npz"]
-    for name in names:
-        path = run_dir / name
+    paths = [*(run_dir / name for name in RUN_FILES), *(checkpoint_path(run_dir, w) for w in ("last", "best"))]
+    for path in paths:
         try:
             mode = path.lstat().st_mode
         except FileNotFoundError:
@@ -125,7 +131,7 @@ def _check_state(run_dir: Path, resume: bool) -> None:
     _check_files(run_dir)
     if resume:
         return
-    if (run_dir / "checkpoints" / "last.npz").exists():
+    if checkpoint_path(run_dir).exists():
         raise RunDirError(f"{run_dir} already holds a run; continue it with --resume {run_dir} "
                           "or choose another --name")
     started = [n for n in ("config.json", "history.json") if (run_dir / n).exists()]
@@ -140,7 +146,7 @@ def remove_stale_temporaries(run_dir: Path) -> list[Path]:
 
     Only safe while holding the run's lock: then no process is writing them."""
     removed = []
-    for d in (run_dir, run_dir / "checkpoints"):
+    for d in (run_dir, run_dir / CHECKPOINTS):
         for path in sorted(d.glob(".*.tmp")):
             if path.is_file():
                 path.unlink()
@@ -184,5 +190,5 @@ def _remove_empty(run_dir: Path) -> None:
     """Remove the lock file and the directories a failed claim created, if nothing else was written there."""
     with contextlib.suppress(OSError):
         (run_dir / LOCK_NAME).unlink()
-        (run_dir / "checkpoints").rmdir()
+        (run_dir / CHECKPOINTS).rmdir()
         run_dir.rmdir()

@@ -14,6 +14,7 @@ from handgrad.sequential import Sequential
 from handgrad.training.checkpoint import check_finite, load_checkpoint, restore_model, save_checkpoint
 from handgrad.training.history import History
 from handgrad.training.monitors import PenaltyMonitor
+from handgrad.training.rundir import checkpoint_path
 from handgrad.training.runfiles import check_progress
 
 
@@ -91,11 +92,11 @@ class Trainer:
     # ---------------------------------------------------------------- checkpoints
     @property
     def last_checkpoint(self) -> Path | None:
-        return self.run_dir / "checkpoints" / "last.npz" if self.run_dir else None
+        return checkpoint_path(self.run_dir, "last") if self.run_dir else None
 
     @property
     def best_checkpoint(self) -> Path | None:
-        return self.run_dir / "checkpoints" / "best.npz" if self.run_dir else None
+        return checkpoint_path(self.run_dir, "best") if self.run_dir else None
 
     def save_checkpoint(self, path) -> Path:
         meta = {**self.meta, "epoch": self.epoch, "history": self.history.rows,

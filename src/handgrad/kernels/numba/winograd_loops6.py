@@ -1,11 +1,11 @@
-"""The numba loops of ``F(4x4, 3x3)`` (6x6 tiles) behind ``handgrad.kernels.winograd_fast``, and the padding.
+"""The numba loops of ``F(4x4, 3x3)`` (6x6 tiles) behind ``handgrad.kernels.numba.winograd``, and the padding.
 
 The tile transforms, written out, over channels (``winograd_loops8`` has those of ``F(4x4, 5x5)``, 8x8
 tiles). Points ``0, +-2, +-1/2`` and infinity; each 1-D transform is written out with its shared sums
 (``_bt``: ``B^T d``, 14 additions and 8 products instead of the 36 multiply-adds of a matrix product;
 ``_b``: ``B v``; ``_at``: ``A^T M``; ``_a``: ``A y``), in the arithmetic type of the data (the constants are
 float32 and exact, so float64 data stays float64). Every output is still a sum of the same terms as the matrix
-product, in some order, so the error bounds of ``handgrad.kernels.winograd`` hold unchanged;
+product, in some order, so the error bounds of ``handgrad.kernels.numpy.winograd`` hold unchanged;
 ``tests/kernels/test_winograd.py`` checks these functions against the matrices.
 
 A 2-D transform is two passes over a tile: rows into a scratch of ``36 * channels`` floats (L1-resident),
@@ -13,12 +13,12 @@ then columns from it. Each pass is one loop over the channels with 6 loads and 6
 channel, which LLVM vectorizes (channels innermost, flat unsigned offsets: see ``numba_loops``).
 
 The loops see whole tiles only: the input is zero-padded to ``(n, TH*4 + r - 1, TW*4 + r - 1, C)``
-(``pad_input``, ``r`` the kernel size) and the outputs cover ``(n, TH*4, TW*4, F)``; ``winograd_fast`` pads
+(``pad_input``, ``r`` the kernel size) and the outputs cover ``(n, TH*4, TW*4, F)``; ``numba.winograd`` pads
 and crops where the output size is not a multiple of 4. Tile ``t = (n*TH + th)*TW + tw`` reads padded input
 rows ``th*4 + k`` and columns ``tw*4 + l`` (``k, l < alpha``) and writes output rows ``th*4 + x``, columns
 ``tw*4 + y`` (``x, y < 4``). Transformed arrays are point-major, ``(alpha^2, T, channels)``, point
 ``p = i*alpha + j``, so that each point's matrix product reads a contiguous ``(T, channels)`` matrix. Notation
-as in ``handgrad.kernels.winograd``.
+as in ``handgrad.kernels.winograd_transforms``.
 """
 from __future__ import annotations
 
@@ -30,17 +30,17 @@ _A = 6  # tile side alpha
 _M = 4  # output tile side m
 
 # The nonzero entries of B^T and A^T (all dyadic: exact in float32).
-_Q, _H, _TWO, _FOUR, _EIGHT, _EIGHTH, _17_4 = (np.float32(v) for v in (0.25, 0.5, 2.0, 4.0, 8.0, 0.125, 4.25))
+_Q, _HALF, _TWO, _FOUR, _EIGHT, _EIGHTH, _17_4 = (np.float32(v) for v in (0.25, 0.5, 2.0, 4.0, 8.0, 0.125, 4.25))
 
 
 # ---------------------------------------------------------------------------------------------- 1-D transforms
 @njit(inline="always")
 def _bt(d0, d1, d2, d3, d4, d5):
-    """``B^T d`` for the 6 values of one tile row or column (see ``winograd.TRANSFORMS[5].BT``)."""
+    """``B^T d`` for the 6 values of one tile row or column (see ``winograd_transforms.TRANSFORMS[3].BT``)."""
     s = d4 - _Q * d2
-    t = _TWO * d3 - _H * d1
+    t = _TWO * d3 - _HALF * d1
     u = d4 - _FOUR * d2
-    w = _H * d3 - _TWO * d1
+    w = _HALF * d3 - _TWO * d1
     return d0 - _17_4 * d2 + d4, s + t, s - t, u + w, u - w, d1 - _17_4 * d3 + d5
 
 
@@ -51,7 +51,7 @@ def _b(v0, v1, v2, v3, v4, v5):
     q = v2 - v1
     r = v3 + v4
     s = v4 - v3
-    return (v0, _H * q + _TWO * s + v5, -_17_4 * v0 - _Q * p - _FOUR * r, -_TWO * q - _H * s - _17_4 * v5,
+    return (v0, _HALF * q + _TWO * s + v5, -_17_4 * v0 - _Q * p - _FOUR * r, -_TWO * q - _HALF * s - _17_4 * v5,
             v0 + p + r, v5)
 
 
@@ -60,7 +60,7 @@ def _at(m0, m1, m2, m3, m4, m5):
     """``A^T M`` of ``F(4, 3)``: row ``x`` is ``2^x (m1 + (-1)^x m2) + 2^-x (m3 + (-1)^x m4)``, plus ``m0`` (x=0),
     ``m5`` (x=3)."""
     s, d, s2, d2 = m1 + m2, m1 - m2, m3 + m4, m3 - m4
-    return m0 + s + s2, _TWO * d + _H * d2, _FOUR * s + _Q * s2, _EIGHT * d + _EIGHTH * d2 + m5
+    return m0 + s + s2, _TWO * d + _HALF * d2, _FOUR * s + _Q * s2, _EIGHT * d + _EIGHTH * d2 + m5
 
 
 @njit(inline="always")
@@ -69,7 +69,7 @@ def _a(y0, y1, y2, y3):
     e = y0 + _FOUR * y2
     o = _TWO * y1 + _EIGHT * y3
     e2 = y0 + _Q * y2
-    o2 = _H * y1 + _EIGHTH * y3
+    o2 = _HALF * y1 + _EIGHTH * y3
     return y0, e + o, e - o, e2 + o2, e2 - o2, y3
 
 @njit(inline="always")
@@ -129,8 +129,8 @@ def crop_input(xp, top, left, dx):
 def input_transform(xp, TH, TW, V):
     """``V[i*6 + j, t, c] = (B^T d_t B)[i, j]`` for channel ``c`` of each 6x6 tile ``d_t`` of the padded input.
 
-    Shape: ``xp (n, TH*4 + 5, TW*4 + 5, C)`` (``pad_input``), ``V (36, Tp, C)`` with ``Tp >= n*TH*TW`` (the
-    rows past ``n*TH*TW`` are not written; see ``winograd_fast._rows``).
+    Shape: ``xp (n, TH*4 + 2, TW*4 + 2, C)`` (``pad_input``), ``V (36, Tp, C)`` with ``Tp >= n*TH*TW`` (the
+    rows past ``n*TH*TW`` are not written; see ``numba.winograd._rows``).
     """
     N, Hp, Wp, C = xp.shape
     T, Tp = N * TH * TW, V.shape[1]
@@ -174,7 +174,7 @@ def input_transform(xp, TH, TW, V):
 def input_adjoint(dV, TH, TW, dxp):
     """Adjoint of ``input_transform``: ``dxp`` = sum over tiles of ``B dV_t B^T``, each added where the tile was read.
 
-    Shape: ``dV (36, Tp, C)`` (``Tp >= n*TH*TW``), ``dxp (n, TH*4 + 5, TW*4 + 5, C)`` (overwritten: zeroed
+    Shape: ``dV (36, Tp, C)`` (``Tp >= n*TH*TW``), ``dxp (n, TH*4 + 2, TW*4 + 2, C)`` (overwritten: zeroed
     first; tiles overlap by 2, so one thread must own the whole chunk).
     """
     N, Hp, Wp, C = dxp.shape

@@ -1,9 +1,10 @@
-"""Fast Winograd convolution: the API of ``handgrad.kernels.winograd`` on numba transforms and batched products.
+"""Fast Winograd convolution: the API of ``handgrad.kernels.numpy.winograd`` on numba transforms and batched products.
 
-The same algorithm as the reference (``handgrad.kernels.winograd``: transforms, points, error bounds), done
-like ``handgrad.kernels.fast``'s im2col convolution: the batch is split into chunks of whole images, each
-chunk's transformed tiles fit in the core's cache (``CHUNK_BYTES``), and the thread team runs one chunk
-pipeline per task with single-threaded BLAS. Per chunk of ``T`` tiles, with ``P = alpha^2`` (64 or 36):
+The same algorithm as the NumPy set's (``handgrad.kernels.numpy.winograd``: error bounds; the transforms and
+points in ``handgrad.kernels.winograd_transforms``), done like ``handgrad.kernels.numba.ops``' im2col
+convolution: the batch is split into chunks of whole images, each chunk's transformed tiles fit in the core's
+cache (``CHUNK_BYTES``), and the thread team runs one chunk pipeline per task with single-threaded BLAS. Per
+chunk of ``T`` tiles, with ``P = alpha^2`` (64 or 36):
 
 - forward: the chunk zero-padded to whole tiles (``pad_input``, a few images: cache-resident); ``V =
   input_transform(x)`` ``(P, T, C)``; ``M = V @ U``: ``P`` products ``(T, C) @ (C, F)`` in one ``np.matmul``;
@@ -17,17 +18,20 @@ pipeline per task with single-threaded BLAS. Per chunk of ``T`` tiles, with ``P 
 
 Transformed arrays have an odd number of rows per point (``_rows``), against cache-set conflicts. Outside the
 chunks, ``U = G g G^T`` and ``dW = G^T dU G`` are two float64 matrix products each
-(``winograd.kernel_transform``/``kernel_gradient``). Time per step of the reference network: see the README's
+(``winograd_transforms.kernel_transform``/``kernel_gradient``). Time per step of the reference network: see the README's
 Speed section (``make bench``).
 """
 from __future__ import annotations
 
 import numpy as np
 
-from handgrad.kernels import buffers, fast, layout, numba_loops, threads, winograd_loops8
-from handgrad.kernels import winograd as wg
-from handgrad.kernels import winograd_loops as loops
+from handgrad.kernels import threads
+from handgrad.kernels import winograd_transforms as wg
 from handgrad.kernels.conv_geometry import ConvGeometry
+from handgrad.kernels.numba import buffers, layout, winograd_loops8
+from handgrad.kernels.numba import loops as numba_loops
+from handgrad.kernels.numba import ops as fast
+from handgrad.kernels.numba import winograd_loops6 as loops
 
 # Bytes of one chunk's transformed input and product (``P*T*(C + F)`` floats) per thread, at least one image.
 # As for im2col's columns (``fast.CHUNK_BYTES``): both must stay in cache between the transforms and products.

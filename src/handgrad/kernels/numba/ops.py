@@ -1,7 +1,6 @@
-"""Fast kernels: the API of ``handgrad.kernels.reference`` on numba loops, a thread team and chunked products.
+"""Fast kernels: the API of ``handgrad.kernels.numpy.ops`` on numba loops, a thread team and chunked products.
 
-Importing this module imports numba (``handgrad.kernels.backend`` does it lazily and falls back to the
-references when numba is missing). Each function has the reference's name, arguments and results (equal up
+Importing this module imports numba. Each function has the reference's name, arguments and results (equal up
 to float rounding); what differs is how the work is done:
 
 - Work is split into tasks (runs of images, rows or elements) that the threads of
@@ -13,25 +12,25 @@ to float rounding); what differs is how the work is done:
   floats: 80 MB for the reference network's second conv at batch 128), which saves memory and runs the
   products on cache-resident operands.
 - Pooling and ELU are single passes over channels-last memory; ELU's float32 ``expm1`` is a vectorized
-  polynomial (``numba_loops.elu_f32``, within 1 ulp), float64 uses the C library's. ``max_pool_elu_*``
-  computes ELU followed by max pooling as pooling followed by ELU (``handgrad.fusion`` plans it).
+  polynomial (``loops.elu_f32``, within 1 ulp), float64 uses the C library's. ``max_pool_elu_*``
+  computes ELU followed by max pooling as pooling followed by ELU (``handgrad.kernels.numba.fusion`` plans it).
 - Outputs are channels-last arrays viewed as NCHW (as the references'), so the next layer reads them
   without a copy; inputs of any memory layout are accepted (a non-channels-last input costs one copy).
 
-Buffers (``handgrad.kernels.buffers``): large outputs come from a pool of recycled buffers, per-thread scratch
-is reused across calls; layouts (``handgrad.kernels.layout``): channels-last views, outputs in an input's
+Buffers (``handgrad.kernels.numba.buffers``): large outputs come from a pool of recycled buffers, per-thread scratch
+is reused across calls; layouts (``handgrad.kernels.numba.layout``): channels-last views, outputs in an input's
 memory layout.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from handgrad.kernels import numba_loops as loops
 from handgrad.kernels import threads
-from handgrad.kernels.buffers import empty, release_buffers, scratch  # noqa: F401 (release_buffers: the API)
 from handgrad.kernels.conv_geometry import ConvGeometry
 from handgrad.kernels.im2col import kernel_from_matrix, kernel_matrix
-from handgrad.kernels.layout import channels_last, dense, flat_like
+from handgrad.kernels.numba import loops
+from handgrad.kernels.numba.buffers import empty, release_buffers, scratch  # noqa: F401 (release_buffers: the API)
+from handgrad.kernels.numba.layout import channels_last, dense, flat_like
 
 # Bytes of one chunk's column matrix, per thread (at least one image). On the reference network (2 Zen 3
 # cores, 1 MB L2 each, 32 MB shared L3) chunks of 0.25 to 3 MB ran within noise of each other, 5 MB 10-20%

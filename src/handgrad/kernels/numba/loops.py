@@ -1,4 +1,4 @@
-"""The loops behind ``handgrad.kernels.fast``, compiled by numba and vectorized over channels.
+"""The loops behind ``handgrad.kernels.numba.ops``, compiled by numba and vectorized over channels.
 
 Every loop is serial and releases the GIL (``nogil=True``): ``handgrad.kernels.threads`` runs one call per
 thread on disjoint parts of the batch. Loops take C-contiguous arrays and write into outputs the caller
@@ -15,7 +15,7 @@ Two habits keep the inner loops vectorized (each was measured 3-20x slower witho
   masked store (``vmaskmovps``), microcoded and very slow on AMD CPUs. Running maxima ping-pong between two
   scratch rows instead.
 
-Notation as in ``handgrad.kernels.reference``.
+Notation as in ``handgrad.kernels.numpy.ops``.
 """
 from __future__ import annotations
 

@@ -1,8 +1,9 @@
-"""The NumPy reference kernels: short, vectorized, obviously correct; ``handgrad.kernels.fast`` is tested against them.
+"""The NumPy kernels of im2col convolution, dense, pooling and ELU: short, vectorized, obviously correct.
 
-Every function here has a twin of the same name and signature in ``fast`` (see ``handgrad.kernels.backend``
-for the choice between the two). Arrays are logically NCHW; their memory layout is free (the fast kernels
-return channels-last arrays viewed as NCHW), so callers never rely on it.
+The numba set's ``handgrad.kernels.numba.ops`` has a twin of the same name and signature for each (but
+average pooling, which the numba set takes from here) and is tested against these. Arrays are logically NCHW;
+their memory layout is free (the numba kernels return channels-last arrays viewed as NCHW), so callers never
+rely on it.
 
 Notation: ``N`` batch, ``C`` input channels, ``F`` filters, ``H, W`` input size, ``KH, KW`` kernel or pool
 window, ``SH, SW`` strides, ``OH, OW`` output size (all in the ``ConvGeometry`` ``g``).
@@ -97,6 +98,17 @@ def max_pool_backward(dy: np.ndarray, argmax: np.ndarray, x_shape, g: ConvGeomet
     """``dx`` of shape ``x_shape``: each window's ``dy`` goes to the position of its first maximum."""
     dx = np.zeros(x_shape, dtype=dy.dtype)
     return pool_scatter(dx, lambda i, j: np.where(argmax == i * g.KW + j, dy, 0), g)
+
+
+def avg_pool_forward(x: np.ndarray, g: ConvGeometry) -> np.ndarray:
+    """``y[n, c, oh, ow] = mean`` over each window. Shape: ``x (N, C, H, W)`` -> ``y (N, C, OH, OW)``."""
+    return pool_windows(x, g).mean(axis=(-2, -1))
+
+
+def avg_pool_backward(dy: np.ndarray, x_shape, g: ConvGeometry) -> np.ndarray:
+    """``dx`` of shape ``x_shape``: each input gets ``dy / (KH*KW)`` from every window holding it."""
+    share = dy / dy.dtype.type(g.KH * g.KW)
+    return pool_scatter(np.zeros(x_shape, dtype=dy.dtype), lambda i, j: share, g)
 
 
 # ---------------------------------------------------------------------------------------------- ELU

@@ -3,9 +3,9 @@
 The counterpart of ``winograd_loops`` (6x6 tiles, ``F(4x4, 3x3)``), with its layout, padding (``pad_input``,
 ``crop_input``) and conventions; shapes: ``xp (n, TH*4 + 4, TW*4 + 4, C)``, ``V (64, Tp, C)``, ``M (64, Tp,
 F)``, ``z (n, TH*4, TW*4, F)`` with ``Tp >= n*TH*TW`` rows per point (rows past the tiles are neither read
-nor written). Points ``0, +-1, +-2, +-1/2`` and infinity (``winograd.POINTS[8]``): the 1-D transforms share
+nor written). Points ``0, +-1, +-2, +-1/2`` and infinity (``winograd_transforms.POINTS[8]``): the 1-D transforms share
 the sums of the symmetric pairs. Every output is a sum of the same terms as the matrix product, each through
-at most 8 roundings, so the error bounds of ``handgrad.kernels.winograd`` hold;
+at most 8 roundings, so the error bounds of ``handgrad.kernels.numpy.winograd`` hold;
 ``tests/kernels/test_winograd.py`` checks the 1-D transforms against the matrices.
 
 Unlike the 6x6 loops, each loop is compiled per channel count (a factory, cached): with 8 operand streams
@@ -22,7 +22,7 @@ from numba import njit
 U = np.uint64  # unsigned flat offsets: no negative-index checks in the vectorized loops
 M_TILE = 4  # output tile side
 # The entries of B^T and A^T (all dyadic: exact in float32).
-Q, H, TWO, FOUR, EIGHT, EIGHTH = (np.float32(v) for v in (0.25, 0.5, 2.0, 4.0, 8.0, 0.125))
+Q, HALF, TWO, FOUR, EIGHT, EIGHTH = (np.float32(v) for v in (0.25, 0.5, 2.0, 4.0, 8.0, 0.125))
 FIVE_4, FIVE_2, SEVENTEEN_4, TWENTYONE_4, FIVE = (np.float32(v) for v in (1.25, 2.5, 4.25, 5.25, 5.0))
 
 
@@ -37,13 +37,13 @@ ALPHA = 8
 
 @njit(inline="always")
 def _bt(d0, d1, d2, d3, d4, d5, d6, d7):
-    """``B^T d`` of ``F(4, 5)`` (see ``winograd.TRANSFORMS[5].BT``): pairs ``+-1``, ``+-1/2``, ``+-2``."""
+    """``B^T d`` of ``F(4, 5)`` (see ``winograd_transforms.TRANSFORMS[5].BT``): pairs ``+-1``, ``+-1/2``, ``+-2``."""
     e1 = d2 + d6 - SEVENTEEN_4 * d4
     o1 = d1 + d5 - SEVENTEEN_4 * d3
     e2 = Q * d2 - FIVE_4 * d4 + d6
-    o2 = H * d1 - FIVE_2 * d3 + TWO * d5
+    o2 = HALF * d1 - FIVE_2 * d3 + TWO * d5
     e3 = FOUR * d2 - FIVE * d4 + d6
-    o3 = TWO * d1 - FIVE_2 * d3 + H * d5
+    o3 = TWO * d1 - FIVE_2 * d3 + HALF * d5
     return (
         (d6 - d0) + TWENTYONE_4 * (d2 - d4),
         e1 + o1,
@@ -64,11 +64,11 @@ def _b(v0, v1, v2, v3, v4, v5, v6, v7):
     p3, q3 = v5 + v6, v5 - v6
     return (
         -v0,
-        q1 + H * q2 + TWO * q3 - v7,
+        q1 + HALF * q2 + TWO * q3 - v7,
         TWENTYONE_4 * v0 + p1 + Q * p2 + FOUR * p3,
         TWENTYONE_4 * v7 - SEVENTEEN_4 * q1 - FIVE_2 * q2 - FIVE_2 * q3,
         -TWENTYONE_4 * v0 - SEVENTEEN_4 * p1 - FIVE_4 * p2 - FIVE * p3,
-        q1 + TWO * q2 + H * q3 - TWENTYONE_4 * v7,
+        q1 + TWO * q2 + HALF * q3 - TWENTYONE_4 * v7,
         v0 + p1 + p2 + p3,
         v7,
     )
@@ -79,7 +79,7 @@ def _at(m0, m1, m2, m3, m4, m5, m6, m7):
     """``A^T M`` of ``F(4, 5)``: row ``x`` is ``(m1 + (-1)^x m2) + 2^x (m3 + (-1)^x m4) + 2^-x (m5 + (-1)^x m6)``,
     plus ``m0`` (x=0), ``m7`` (x=3)."""
     s1, d1, s2, d2, s3, d3 = m1 + m2, m1 - m2, m3 + m4, m3 - m4, m5 + m6, m5 - m6
-    return (m0 + s1 + s2 + s3, d1 + TWO * d2 + H * d3, s1 + FOUR * s2 + Q * s3, d1 + EIGHT * d2 + EIGHTH * d3 + m7)
+    return (m0 + s1 + s2 + s3, d1 + TWO * d2 + HALF * d3, s1 + FOUR * s2 + Q * s3, d1 + EIGHT * d2 + EIGHTH * d3 + m7)
 
 
 @njit(inline="always")
@@ -87,7 +87,7 @@ def _a(y0, y1, y2, y3):
     """``A y`` of ``F(4, 5)`` (8 values from 4): the adjoint of ``_at``."""
     e1, o1 = y0 + y2, y1 + y3
     e2, o2 = y0 + FOUR * y2, TWO * y1 + EIGHT * y3
-    e3, o3 = y0 + Q * y2, H * y1 + EIGHTH * y3
+    e3, o3 = y0 + Q * y2, HALF * y1 + EIGHTH * y3
     return y0, e1 + o1, e1 - o1, e2 + o2, e2 - o2, e3 + o3, e3 - o3, y3
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from handgrad.kernels.buffers import empty
+from handgrad.kernels.numba.buffers import empty
 
 
 def channels_last(x: np.ndarray) -> np.ndarray:
