@@ -37,6 +37,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from handgrad.gradcheck.numerical import perturbed_values
+
 SMALL = 0.1  # the second step is SMALL * eps: a smooth F's one-sided disagreement shrinks by this factor
 PASS, KINK, FAIL = "pass", "kink", "fail"
 KINK_CAUSE = "a ReLU input or a max-pool tie within eps of its switch"
@@ -100,17 +102,8 @@ def evaluate_sides(evaluate, array: np.ndarray, index, eps: float, center, plus=
 def central_with_sides(evaluate, array: np.ndarray, indices, eps: float):
     """Central differences like ``numerical.central_differences`` (shape ``(len(indices), ...)``), and the
     values at ``p +- eps`` of each entry, to hand to ``evaluate_sides`` for the entries that need it."""
-    out, plus_values, minus_values = [], [], []
-    for index in indices:
-        original = array[index]
-        array[index] = original + eps
-        plus = np.asarray(evaluate(), dtype=np.float64)
-        array[index] = original - eps
-        minus = np.asarray(evaluate(), dtype=np.float64)
-        array[index] = original
-        out.append((plus - minus) / (2 * eps))
-        plus_values.append(plus)
-        minus_values.append(minus)
+    plus_values, minus_values = perturbed_values(evaluate, array, indices, eps)
+    out = [(plus - minus) / (2 * eps) for plus, minus in zip(plus_values, minus_values)]
     return np.array(out), plus_values, minus_values
 
 

@@ -27,16 +27,22 @@ def central_differences(evaluate, array: np.ndarray, indices, eps: float) -> np.
     ``evaluate`` reads ``array`` (which is perturbed in place and restored) and returns a float or a 1-D
     array of several quantities (e.g. every loss term at once); the result has shape ``(len(indices), ...)``.
     """
-    out = []
+    plus, minus = perturbed_values(evaluate, array, indices, eps)
+    return np.array([(p - m) / (2 * eps) for p, m in zip(plus, minus)])
+
+
+def perturbed_values(evaluate, array: np.ndarray, indices, eps: float) -> tuple[list, list]:
+    """``evaluate()`` (as float64 arrays) with ``array[index]`` moved to ``+ eps`` and to ``- eps``, for each
+    index: two lists of ``len(indices)`` values; ``array`` is restored after each entry."""
+    plus, minus = [], []
     for index in indices:
         original = array[index]
         array[index] = original + eps
-        plus = np.asarray(evaluate(), dtype=np.float64)
+        plus.append(np.asarray(evaluate(), dtype=np.float64))
         array[index] = original - eps
-        minus = np.asarray(evaluate(), dtype=np.float64)
+        minus.append(np.asarray(evaluate(), dtype=np.float64))
         array[index] = original
-        out.append((plus - minus) / (2 * eps))
-    return np.array(out)
+    return plus, minus
 
 
 def noise_floor(value, eps: float) -> float:
