@@ -10,16 +10,8 @@ import pytest
 
 from handgrad.cli import main
 from tests.cli.audit import MODEL, TINY, one_line_error, rewrite_checkpoint, snapshot
-from tests.formats import write_idx_dataset
 
 WRITTEN_BY = "was it written by 'handgrad train'?"
-
-
-@pytest.fixture
-def data_dir(tmp_path, isolated_data):
-    d = tmp_path / "fmnist"
-    write_idx_dataset(d, n_train=300, n_test=80)
-    return d
 
 
 @pytest.fixture

@@ -16,14 +16,6 @@ from handgrad import plots
 from handgrad.cli import main
 from handgrad.training import History, load_checkpoint
 from tests.cli.audit import MODEL, TINY, handgrad, one_line_error, process_env, rewrite_checkpoint, snapshot
-from tests.formats import write_idx_dataset
-
-
-@pytest.fixture
-def data_dir(tmp_path, isolated_data):
-    d = tmp_path / "fmnist"
-    write_idx_dataset(d, n_train=300, n_test=80)
-    return d
 
 
 def train(tmp_path, data_dir, name, *flags, capsys=None, out=None):

@@ -14,18 +14,10 @@ import pytest
 
 from handgrad.cli import main
 from tests.cli.audit import MODEL, TINY, handgrad, one_line_error, process_env, rewrite_checkpoint, sha256, snapshot
-from tests.formats import write_idx_dataset
 
 NETS = Path(__file__).resolve().parents[1] / "gradcheck" / "cs231n_nets.py"
 DOCTOR = ["--input-shape", "1,8,8", "--samples", "6", "--term", "weight=reg", "--term", "activity=act_reg"]
 PLAIN = ["--input-shape", "1,8,8", "--samples", "6"]
-
-
-@pytest.fixture
-def data_dir(tmp_path, isolated_data):
-    d = tmp_path / "fmnist"
-    write_idx_dataset(d, n_train=300, n_test=80)
-    return d
 
 
 @pytest.fixture

@@ -25,13 +25,6 @@ def one_line_error(err: str) -> str:
     return lines[0]
 
 
-@pytest.fixture
-def data_dir(tmp_path, isolated_data):
-    d = tmp_path / "fmnist"
-    write_idx_dataset(d, n_train=300, n_test=80)
-    return d
-
-
 def write_checkpoint(path, data_dir, meta_changes=None, param_changes=None):
     """A checkpoint as 'handgrad train' writes it (untrained weights of the reference network), then changed."""
     config = TrainConfig(data_dir=str(data_dir), dropout=0.0)

@@ -16,7 +16,6 @@ from handgrad.cli.evaluate import build_model
 from handgrad.export import run_onnx
 from handgrad.training import load_checkpoint
 from tests.export.cases import RTOL, relative_error
-from tests.formats import write_idx_dataset
 
 TINY = ["--validation-size", "100", "--batch-size", "50", "--no-progress", "--warmup-epochs", "0"]
 MODEL = textwrap.dedent("""
@@ -38,13 +37,6 @@ MODEL = textwrap.dedent("""
     def squared(input_shape, num_classes):
         return hg.Sequential([hg.Flatten(), hg.Dense(num_classes), Square()], input_shape=input_shape)
 """)
-
-
-@pytest.fixture
-def data_dir(tmp_path, isolated_data):
-    d = tmp_path / "fmnist"
-    write_idx_dataset(d, n_train=300, n_test=80)
-    return d
 
 
 def run(argv, capsys):

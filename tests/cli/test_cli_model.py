@@ -7,7 +7,6 @@ import pytest
 
 from handgrad.cli import main
 from handgrad.training import Trainer, load_checkpoint
-from tests.formats import write_idx_dataset
 
 TINY = ["--validation-size", "100", "--batch-size", "50", "--no-progress", "--warmup-epochs", "0"]
 MODEL = textwrap.dedent("""
@@ -21,13 +20,6 @@ MODEL = textwrap.dedent("""
     def wrong_classes(input_shape, num_classes):
         return small(input_shape, 3)
 """)
-
-
-@pytest.fixture
-def data_dir(tmp_path, isolated_data):
-    d = tmp_path / "fmnist"
-    write_idx_dataset(d, n_train=300, n_test=80)
-    return d
 
 
 @pytest.fixture

@@ -17,13 +17,6 @@ TINY = ["--validation-size", "100", "--batch-size", "50", "--no-progress", "--wa
 SRC = Path(__file__).resolve().parents[2] / "src"
 
 
-@pytest.fixture
-def data_dir(tmp_path, isolated_data):
-    d = tmp_path / "fmnist"
-    write_idx_dataset(d, n_train=300, n_test=80)
-    return d
-
-
 def one_line_error(err: str) -> str:
     lines = err.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in err, err

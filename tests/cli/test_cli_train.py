@@ -7,16 +7,8 @@ import pytest
 
 from handgrad.cli import main
 from handgrad.training import Trainer, load_checkpoint
-from tests.formats import write_idx_dataset
 
 TINY = ["--validation-size", "100", "--batch-size", "50", "--no-progress", "--warmup-epochs", "0"]
-
-
-@pytest.fixture
-def data_dir(tmp_path, isolated_data):
-    d = tmp_path / "fmnist"
-    write_idx_dataset(d, n_train=300, n_test=80)
-    return d
 
 
 def train(argv, capsys):
