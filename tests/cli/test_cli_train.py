@@ -51,8 +51,12 @@ def test_evaluate_prints_accuracy_per_class_and_confusion_matrix(tmp_path, data_
     assert "per-class accuracy:" in text and "T-shirt/top" in text and "confusion matrix" in text
 
 
-def test_interrupted_run_resumes_exactly(tmp_path, data_dir, capsys, monkeypatch):
-    common = ["--data-dir", str(data_dir), "--out-dir", str(tmp_path), "--dropout", "0.3", "--epochs", "2"]
+RECIPE = ["--augment", "--random-erasing", "0.5", "--label-smoothing", "0.1", "--tta-flip"]
+
+
+@pytest.mark.parametrize("extra", [[], RECIPE], ids=["plain", "recipe"])
+def test_interrupted_run_resumes_exactly(tmp_path, data_dir, capsys, monkeypatch, extra):
+    common = ["--data-dir", str(data_dir), "--out-dir", str(tmp_path), "--dropout", "0.3", "--epochs", "2", *extra]
     assert train([*common, "--name", "whole"], capsys)[0] == 0
 
     summary = Trainer._summary_line
@@ -77,8 +81,13 @@ def test_interrupted_run_resumes_exactly(tmp_path, data_dir, capsys, monkeypatch
     assert resumed.epoch == 2
     for key in whole.params:
         assert whole.params[key].tobytes() == resumed.params[key].tobytes(), key
-    metrics = [json.loads((tmp_path / r / "metrics.json").read_text())["test_accuracy"] for r in ("whole", "cut")]
-    assert metrics[0] == metrics[1]
+    metrics = [json.loads((tmp_path / r / "metrics.json").read_text()) for r in ("whole", "cut")]
+    assert metrics[0]["test_accuracy"] == metrics[1]["test_accuracy"]
+    assert ("test_accuracy_without_tta" in metrics[1]) == bool(extra)
+    if extra:
+        config = json.loads((tmp_path / "cut" / "config.json").read_text())
+        assert (config["random_erasing"], config["label_smoothing"], config["tta_flip"]) == (0.5, 0.1, True)
+        assert metrics[0]["test_accuracy_without_tta"] == metrics[1]["test_accuracy_without_tta"]
 
 
 def test_resume_may_extend_the_run(tmp_path, data_dir, capsys):
@@ -95,6 +104,8 @@ def test_resume_may_extend_the_run(tmp_path, data_dir, capsys):
     (["--optimizer", "adagrad"], "handgrad train: error: argument --optimizer: invalid choice: 'adagrad'"),
     (["--dropout", "1.5"], "handgrad train: error: --dropout must be < 1.0, got 1.5"),
     (["--weight-l2", "nan"], "handgrad train: error: --weight-l2 must be finite, got nan"),
+    (["--label-smoothing", "1"], "handgrad train: error: --label-smoothing must be < 1.0, got 1.0"),
+    (["--random-erasing", "-0.5"], "handgrad train: error: --random-erasing must be >= 0.0, got -0.5"),
     (["--bogus"], "handgrad: error: unrecognized arguments: --bogus"),
 ])
 def test_bad_flags_give_one_line_errors(argv, message, capsys):

@@ -11,7 +11,8 @@ Run directory ``<out_dir>/<name>/``:
 - ``history.json``, ``history.csv``: one row per epoch (loss terms, accuracy, learning rate, monitors);
 - ``checkpoints/last.npz`` (every epoch) and ``checkpoints/best.npz`` (lowest validation loss; none without a
   validation set, and ``metrics.json``'s ``best_checkpoint`` is then null);
-- ``metrics.json``: test accuracy and loss terms of the final model, written at the end;
+- ``metrics.json``: test accuracy and loss terms of the final model, written at the end (with ``--tta-flip``
+  also ``test_accuracy_without_tta``);
 - ``.lock``: locked by the process running it, holds its pid (see ``rundir``).
 """
 from __future__ import annotations
@@ -98,9 +99,16 @@ def run_dir_of_checkpoint(path, source: dict) -> Path:
 
 
 def augmentation(config: TrainConfig, image_size: int):
-    if not config.augment:
+    """``--augment`` (crop and flip), then ``--random-erasing`` (erasing the cropped image, as torchvision's
+    ``RandomErasing`` after ``RandomCrop``); None when neither is on."""
+    steps = []
+    if config.augment:
+        steps.append(datasets.RandomCropFlip(padding=2 if image_size <= 28 else 4, flip=True))
+    if config.random_erasing:
+        steps.append(datasets.RandomErasing(p=config.random_erasing))
+    if not steps:
         return None
-    return datasets.RandomCropFlip(padding=2 if image_size <= 28 else 4, flip=True)
+    return steps[0] if len(steps) == 1 else datasets.Compose(tuple(steps))
 
 
 def default_name(config: TrainConfig) -> str:
@@ -203,7 +211,8 @@ def _train(config: TrainConfig, run_dir: Path, resume: bool, progress: bool, ech
                       augment=augmentation(config, input_shape[-1]), run_dir=run_dir,
                       early_stopping=config.early_stopping, progress=progress, echo=echo,
                       monitor={"warn_share": config.penalty_warn_share, "dead_threshold": config.dead_threshold},
-                      meta=meta, on_epoch_end=on_epoch_end)
+                      meta=meta, on_epoch_end=on_epoch_end, label_smoothing=config.label_smoothing,
+                      tta_flip=config.tta_flip)
     if resume and last.exists():
         runfiles.check_meta(last, load_checkpoint(last).meta)
         trainer.restore(last)
@@ -214,7 +223,7 @@ def _train(config: TrainConfig, run_dir: Path, resume: bool, progress: bool, ech
     echo(f"training {model.param_count():,} parameters on {len(data.x_train):,} {config.dataset} images "
          f"({len(data.x_val):,} held out for validation); results in {run_dir}")
     trainer.fit(data.x_train, data.y_train, (data.x_val, data.y_val), epochs=config.epochs)
-    test = evaluate(model, data.x_test, data.y_test)
+    test = evaluate(model, data.x_test, data.y_test, tta_flip=config.tta_flip)
     test.pop("predictions")
     last_row = trainer.history.rows[-1]
     # No validation set (--validation-size 0): no epoch is "best", and no best.npz is written.
@@ -224,6 +233,8 @@ def _train(config: TrainConfig, run_dir: Path, resume: bool, progress: bool, ech
                "final_train": last_row["train"], "final_val": last_row.get("val"),
                "penalty_share": {k: v for k, v in last_row.get("monitor", {}).items() if k.endswith("share")},
                "checkpoint": str(last), "best_checkpoint": str(best) if best.exists() else None}
+    if config.tta_flip:  # what the mirror images add: the same model evaluated without them
+        metrics["test_accuracy_without_tta"] = evaluate(model, data.x_test, data.y_test)["accuracy"]
     atomic_write_text(run_dir / "metrics.json", json.dumps(metrics, indent=2, allow_nan=False), inside=run_dir)
     echo(f"test accuracy {test['accuracy']:.2%}  (loss {test['total']:.4f}: data {test['data']:.4f}, "
          f"weight {test['weight']:.4f}, activity {test['activity']:.4f}); metrics in {run_dir / 'metrics.json'}")

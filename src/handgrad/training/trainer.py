@@ -9,7 +9,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from handgrad.datasets import minibatches
-from handgrad.losses import softmax_cross_entropy
+from handgrad.losses import log_softmax, softmax_cross_entropy
 from handgrad.sequential import Sequential
 from handgrad.training.checkpoint import check_finite, load_checkpoint, restore_model, save_checkpoint
 from handgrad.training.history import History
@@ -22,15 +22,23 @@ class TrainingDiverged(RuntimeError):
     """A loss term or gradient became NaN or infinite; the message names it and the last good checkpoint."""
 
 
-def evaluate(model: Sequential, x, y, batch_size: int = 500) -> dict:
-    """Loss terms (means over ``x``) and accuracy in inference mode; also the predicted classes."""
+def evaluate(model: Sequential, x, y, batch_size: int = 500, tta_flip: bool = False) -> dict:
+    """Loss terms (means over ``x``) and accuracy in inference mode; also the predicted classes.
+
+    ``tta_flip``: predict from ``p = (softmax(f(x)) + softmax(f(mirror(x)))) / 2`` (``mirror`` reverses W); the
+    data term is then ``-mean log p[y]`` and the activity term the mean of both passes'.
+    """
     sums = {"data": 0.0, "weight": 0.0, "activity": 0.0}
     predictions = np.empty(len(x), dtype=np.int64)
     for start in range(0, len(x), batch_size):
         xb, yb = x[start : start + batch_size], y[start : start + batch_size]
         logits = model.forward(xb, training=False)
-        data, _ = softmax_cross_entropy(logits, yb)
-        _, activity = model.penalties()
+        if tta_flip:
+            logits, activity = _flip_averaged(model, xb, logits)  # log p ranks the classes as p does
+            data = -float(np.sum(logits[np.arange(len(yb)), yb], dtype=np.float64)) / len(yb)
+        else:
+            data, _ = softmax_cross_entropy(logits, yb)
+            _, activity = model.penalties()
         sums["data"] += data * len(xb)
         sums["activity"] += activity * len(xb)  # activity = sum R(y) / len(xb): weighting restores sum R(y)
         predictions[start : start + batch_size] = logits.argmax(axis=1)
@@ -41,6 +49,16 @@ def evaluate(model: Sequential, x, y, batch_size: int = 500) -> dict:
     result["accuracy"] = float(np.mean(predictions == y)) if len(x) else float("nan")
     result["predictions"] = predictions
     return result
+
+
+def _flip_averaged(model: Sequential, xb, logits) -> tuple[np.ndarray, float]:
+    """``(log p, activity)`` for ``evaluate(tta_flip=True)``: ``log p = logaddexp(log_softmax(logits),
+    log_softmax(f(mirror(xb)))) - log 2`` (no underflow where both probabilities are tiny), shape ``(B, K)``."""
+    _, activity = model.penalties()
+    mirrored = model.forward(np.ascontiguousarray(xb[..., ::-1]), training=False)  # (B, K)
+    _, activity_mirrored = model.penalties()
+    logp = np.logaddexp(log_softmax(logits), log_softmax(mirrored)) - np.log(logits.dtype.type(2))
+    return logp, (activity + activity_mirrored) / 2
 
 
 class Trainer:
@@ -63,13 +81,16 @@ class Trainer:
         on_epoch_end: optional ``on_epoch_end(row)`` called after each epoch's history row, checkpoints and
             summary line are written (``handgrad tune`` reports and prunes there; an exception it raises stops
             ``fit`` with the epoch's files complete).
+        label_smoothing: ``eps`` of the training loss's smoothed targets (default 0; see
+            ``losses.softmax_cross_entropy``); validation stays plain cross-entropy.
+        tta_flip: validate with ``evaluate(tta_flip=True)`` (default False).
 
     After ``fit``, ``history`` holds one row per epoch; ``epoch`` counts completed epochs.
     """
 
     def __init__(self, model: Sequential, optimizer, *, batch_size: int = 64, seed: int = 0, augment=None,
                  run_dir=None, early_stopping: int = 0, progress: bool = True, echo=None, monitor=None,
-                 meta: dict | None = None, on_epoch_end=None):
+                 meta: dict | None = None, on_epoch_end=None, label_smoothing: float = 0.0, tta_flip: bool = False):
         self.model = model
         self.optimizer = optimizer
         self.batch_size = batch_size
@@ -83,6 +104,8 @@ class Trainer:
         self.monitor_enabled = monitor is not False
         self.meta = dict(meta or {})
         self.on_epoch_end = on_epoch_end
+        self.label_smoothing = label_smoothing
+        self.tta_flip = tta_flip
         self.history = History()
         self.epoch = 0
         self.best_val_loss = math.inf
@@ -137,7 +160,7 @@ class Trainer:
         bar = tqdm(total=len(x), unit="img", desc=f"epoch {self.epoch + 1}", leave=False, disable=not self.progress,
                    dynamic_ncols=True)
         for step, (xb, yb) in enumerate(minibatches(x, y, self.batch_size, rng=rng, augment=self.augment), 1):
-            terms, logits = self.model.forward_backward(xb, yb, training=True)
+            terms, logits = self.model.forward_backward(xb, yb, training=True, label_smoothing=self.label_smoothing)
             for name in ("data", "weight", "activity"):
                 value = getattr(terms, name)
                 if not math.isfinite(value):
@@ -187,7 +210,7 @@ class Trainer:
             train, layer_penalties = self.train_epoch(x, y)
             row = {"epoch": self.epoch + 1, "lr": train.pop("lr"), "train": train}
             if validation_data is not None and len(validation_data[0]):
-                val = evaluate(self.model, *validation_data)
+                val = evaluate(self.model, *validation_data, tta_flip=self.tta_flip)
                 val.pop("predictions")
                 row["val"] = val
             if monitor is not None:
