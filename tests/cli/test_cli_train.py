@@ -51,7 +51,7 @@ def test_evaluate_prints_accuracy_per_class_and_confusion_matrix(tmp_path, data_
     assert "per-class accuracy:" in text and "T-shirt/top" in text and "confusion matrix" in text
 
 
-RECIPE = ["--augment", "--random-erasing", "0.5", "--label-smoothing", "0.1", "--tta-flip"]
+RECIPE = ["--augment", "--random-erasing", "0.5", "--label-smoothing", "0.1", "--tta-flip", "--ema", "0.9"]
 
 
 @pytest.mark.parametrize("extra", [[], RECIPE], ids=["plain", "recipe"])
@@ -86,8 +86,11 @@ def test_interrupted_run_resumes_exactly(tmp_path, data_dir, capsys, monkeypatch
     assert ("test_accuracy_without_tta" in metrics[1]) == bool(extra)
     if extra:
         config = json.loads((tmp_path / "cut" / "config.json").read_text())
-        assert (config["random_erasing"], config["label_smoothing"], config["tta_flip"]) == (0.5, 0.1, True)
+        assert (config["random_erasing"], config["label_smoothing"], config["tta_flip"], config["ema"]) == \
+            (0.5, 0.1, True, 0.9)
         assert metrics[0]["test_accuracy_without_tta"] == metrics[1]["test_accuracy_without_tta"]
+        assert main(["evaluate", str(tmp_path / "cut" / "checkpoints" / "last.npz"), "--json"]) == 0
+        assert json.loads(capsys.readouterr().out)["accuracy"] == metrics[1]["test_accuracy"]  # EMA and mirrors
 
 
 def test_resume_may_extend_the_run(tmp_path, data_dir, capsys):
@@ -106,6 +109,7 @@ def test_resume_may_extend_the_run(tmp_path, data_dir, capsys):
     (["--weight-l2", "nan"], "handgrad train: error: --weight-l2 must be finite, got nan"),
     (["--label-smoothing", "1"], "handgrad train: error: --label-smoothing must be < 1.0, got 1.0"),
     (["--random-erasing", "-0.5"], "handgrad train: error: --random-erasing must be >= 0.0, got -0.5"),
+    (["--ema", "1"], "handgrad train: error: --ema must be < 1.0, got 1.0"),
     (["--bogus"], "handgrad: error: unrecognized arguments: --bogus"),
 ])
 def test_bad_flags_give_one_line_errors(argv, message, capsys):

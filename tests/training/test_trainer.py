@@ -67,7 +67,8 @@ KILLABLE = textwrap.dedent("""
     if recipe:  # the issue-25 flags: erasing after crop and flip, label smoothing, mirrored validation
         augment = Compose((RandomCropFlip(2), RandomErasing(0.5)))
     trainer = Trainer(model, optimizer, batch_size=32, seed=5, run_dir=run_dir, progress=False, echo=lambda m: None,
-                      augment=augment, label_smoothing=0.1 if recipe else 0.0, tta_flip=recipe)
+                      augment=augment, label_smoothing=0.1 if recipe else 0.0, tta_flip=recipe,
+                      ema=0.9 if recipe else 0.0)
     if mode == "resume":
         trainer.restore(run_dir + "/checkpoints/last.npz")
     trainer.fit(x, y, (x[:60], y[:60]), epochs=3)
@@ -75,7 +76,7 @@ KILLABLE = textwrap.dedent("""
 """)
 
 
-# batchnorm: moving statistics must survive too; recipe: random erasing, label smoothing and --tta-flip
+# batchnorm: moving statistics must survive too; recipe: random erasing, label smoothing, --tta-flip, --ema
 @pytest.mark.parametrize("kind", ["plain", "batchnorm", "recipe"])
 def test_sigkill_mid_epoch_then_resume_equals_uninterrupted(tmp_path, kind):
     script = tmp_path / "killable.py"
@@ -110,6 +111,9 @@ def test_sigkill_mid_epoch_then_resume_equals_uninterrupted(tmp_path, kind):
         assert resumed.model_state[key].tobytes() == value.tobytes(), key
     for key, value in expected.optimizer_state.items():
         assert np.array_equal(resumed.optimizer_state[key], value), key
+    assert set(expected.ema) == set(resumed.ema) == (set(expected.params) if kind == "recipe" else set())
+    for key, value in expected.ema.items():
+        assert resumed.ema[key].tobytes() == value.tobytes(), key
 
 
 def test_checkpoint_loads_without_pickle_and_holds_everything(tmp_path):

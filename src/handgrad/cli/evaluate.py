@@ -73,6 +73,8 @@ def run(args) -> int:
 
     ckpt = load_checkpoint(args.checkpoint)
     config, model = build_model(args.checkpoint, ckpt)
+    if ckpt.ema:  # last.npz of an --ema run: evaluate the averaged weights, as the run did
+        model.set_weights(ckpt.ema)
     meta = ckpt.meta
     data_dir = args.data_dir
     if data_dir is None and config.data_dir is not None:
