@@ -100,6 +100,24 @@ def test_resume_may_extend_the_run(tmp_path, data_dir, capsys):
     assert json.loads((tmp_path / "r" / "config.json").read_text())["epochs"] == 2
 
 
+def test_run_started_before_the_issue_25_flags_still_resumes(tmp_path, data_dir, capsys):
+    """A run whose config.json and config.sha256 were written without --label-smoothing, --random-erasing,
+    --tta-flip and --ema (an older handgrad) resumes: those fields at their defaults are not in the checksum."""
+    import hashlib
+
+    from handgrad.training.run import LATER_FIELDS, RESUMABLE_FIELDS
+
+    train(["--data-dir", str(data_dir), "--epochs", "1", "--out-dir", str(tmp_path), "--name", "r"], capsys)
+    config = json.loads((tmp_path / "r" / "config.json").read_text())
+    old = {k: v for k, v in config.items() if k not in LATER_FIELDS}
+    recipe = {k: v for k, v in old.items() if k not in (*RESUMABLE_FIELDS, "name")}
+    checksum = hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()
+    assert (tmp_path / "r" / "config.sha256").read_text().strip() == checksum  # the older handgrad's checksum
+    (tmp_path / "r" / "config.json").write_text(json.dumps(old, indent=2, sort_keys=True))
+    assert main(["train", "--resume", str(tmp_path / "r"), "--epochs", "2", "--no-progress"]) == 0
+    assert load_checkpoint(tmp_path / "r" / "checkpoints" / "last.npz").epoch == 2
+
+
 @pytest.mark.parametrize("argv,message", [
     (["--lr", "-1"], "handgrad train: error: --lr must be > 0.0, got -1.0"),
     (["--lr", "abc"], "handgrad train: error: argument --lr: invalid float value: 'abc' (see 'handgrad train --help')"),

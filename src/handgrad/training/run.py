@@ -116,9 +116,16 @@ def default_name(config: TrainConfig) -> str:
     return f"{config.dataset}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
+# Fields added after runs had recorded their checksums: left at their defaults they are not part of it, so a run
+# started before they existed still resumes.
+LATER_FIELDS = {"label_smoothing": 0.0, "random_erasing": 0.0, "tta_flip": False, "ema": 0.0}
+
+
 def recipe_checksum(config: TrainConfig) -> str:
-    """SHA-256 of the settings a resumed run may not change (all but ``RESUMABLE_FIELDS`` and ``name``)."""
-    recipe = {k: v for k, v in config.to_dict().items() if k not in (*RESUMABLE_FIELDS, "name")}
+    """SHA-256 of the settings a resumed run may not change (all but ``RESUMABLE_FIELDS`` and ``name``, and
+    ``LATER_FIELDS`` at their defaults)."""
+    recipe = {k: v for k, v in config.to_dict().items() if k not in (*RESUMABLE_FIELDS, "name")
+              and not (k in LATER_FIELDS and v == LATER_FIELDS[k])}
     return hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()
 
 
