@@ -43,7 +43,7 @@ class TrainConfig:
     # MNISTs and CIFAR-10 is already shuffled, so the first N images are a fair sample.
     train_limit: int | None = _f(None, "train on the first N training images only (default: all)", metavar="N")
     augment: bool = _f(False, "random crop (padding 2 for 28x28 images, 4 for 32x32) and horizontal flip")
-    # Off by default: it erases up to a third of an image, which helps long runs and slows short ones down.
+    # Off by default, so the measured default recipe stays what it was: a regularizer meant for long schedules.
     random_erasing: float = _f(0.0, "probability of setting a random box (area 0.02-0.33 of the image, aspect "
                                     "0.3-3.3) of each training image to 0, the data mean (Zhong et al. 2017; after "
                                     "--augment)",
@@ -68,8 +68,10 @@ class TrainConfig:
     label_smoothing: float = _f(0.0, "train against (1-EPS)*onehot + EPS/K (PyTorch's label_smoothing)",
                                 metavar="EPS")
     # Off by default: it doubles the cost of every validation and test pass.
-    tta_flip: bool = _f(False, "validate and test on the mean softmax of each image and its mirror image")
-    # Off by default: the average lags behind the weights, which costs short runs more than it gains them.
+    tta_flip: bool = _f(False, "validate and test on the mean softmax of each image and its mirror image (for "
+                               "classes a mirror keeps, as --augment's flip assumes)")
+    # Off by default (the measured recipes have no average); with decay d it spans about 1/(1-d) steps and lags
+    # behind the weights by as many, so it suits runs much longer than that.
     ema: float = _f(0.0, "decay of an exponential moving average of the weights, updated every step, that "
                          "validation, test and best.npz use (0: none; BatchNorm's moving statistics stay the "
                          "live ones)", metavar="DECAY")
