@@ -43,6 +43,11 @@ class TrainConfig:
     # MNISTs and CIFAR-10 is already shuffled, so the first N images are a fair sample.
     train_limit: int | None = _f(None, "train on the first N training images only (default: all)", metavar="N")
     augment: bool = _f(False, "random crop (padding 2 for 28x28 images, 4 for 32x32) and horizontal flip")
+    # Off by default, so the measured default recipe stays what it was: a regularizer meant for long schedules.
+    random_erasing: float = _f(0.0, "probability of setting a random box (area 0.02-0.33 of the image, aspect "
+                                    "0.3-3.3) of each training image to 0, the data mean (Zhong et al. 2017; after "
+                                    "--augment)",
+                               metavar="P")
     # ---- model: handgrad.models.reference_cnn, or the user's own network
     model: str | None = _f(None, "your network instead of the reference one: FUNCTION(input_shape, num_classes) "
                                  "-> Sequential in FILE.py (the run keeps a copy)", metavar="FILE.py:FUNCTION")
@@ -57,6 +62,19 @@ class TrainConfig:
     dropout: float = _f(0.5, "dropout rate before each Dense layer (0: no dropout)")
     batchnorm: bool = _f(False, "BatchNorm2D after each conv and BatchNorm1D after Dense(256), before ELU "
                                 "(those layers then have no bias)")
+    # ---- loss and evaluation
+    # Off by default, so the data term is the plain cross-entropy the gradient checks and tests prove; validation
+    # and test losses stay plain cross-entropy whatever it is, so runs with different EPS compare.
+    label_smoothing: float = _f(0.0, "train against (1-EPS)*onehot + EPS/K (PyTorch's label_smoothing)",
+                                metavar="EPS")
+    # Off by default: it doubles the cost of every validation and test pass.
+    tta_flip: bool = _f(False, "validate and test on the mean softmax of each image and its mirror image (for "
+                               "classes a mirror keeps, as --augment's flip assumes)")
+    # Off by default (the measured recipes have no average); with decay d it spans about 1/(1-d) steps and lags
+    # behind the weights by as many, so it suits runs much longer than that.
+    ema: float = _f(0.0, "decay of an exponential moving average of the weights, updated every step, that "
+                         "validation, test and best.npz use (0: none; BatchNorm's moving statistics stay the "
+                         "live ones)", metavar="DECAY")
     # ---- optimization
     epochs: int = _f(30, "training epochs")
     batch_size: int = _f(64, "minibatch size")
@@ -96,6 +114,11 @@ class TrainConfig:
             check_number(o, name, getattr(self, name), minimum=0.0)
         check_choice(o, "activity_on", self.activity_on, ("pre", "post"))
         check_number(o, "dropout", self.dropout, minimum=0.0, maximum=1.0, strict_max=True)
+        check_number(o, "random_erasing", self.random_erasing, minimum=0.0, maximum=1.0)
+        check_number(o, "label_smoothing", self.label_smoothing, minimum=0.0, maximum=1.0, strict_max=True)
+        check_number(o, "ema", self.ema, minimum=0.0, maximum=1.0, strict_max=True)
+        if not isinstance(self.tta_flip, bool):
+            raise TypeError(f"{o}: tta_flip must be a bool, got {self.tta_flip!r} ({type(self.tta_flip).__name__})")
         check_int(o, "epochs", self.epochs, minimum=1)
         check_int(o, "batch_size", self.batch_size, minimum=1)
         check_choice(o, "optimizer", self.optimizer, OPTIMIZERS)

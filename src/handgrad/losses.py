@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from handgrad._validation import check_number
 from handgrad.errors import ArgumentError, ArgumentTypeError, ShapeError
 
 
@@ -35,22 +36,39 @@ def log_softmax(logits: np.ndarray) -> np.ndarray:
     return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
 
 
-def softmax_cross_entropy(logits: np.ndarray, labels) -> tuple[float, np.ndarray]:
-    """Mean cross-entropy of ``softmax(logits)`` against integer labels, and its gradient.
+def softmax_cross_entropy(logits: np.ndarray, labels, label_smoothing: float = 0.0) -> tuple[float, np.ndarray]:
+    """Mean cross-entropy of ``softmax(logits)`` against (optionally smoothed) integer labels, and its gradient.
 
-    ``L = -(1/N) sum_n log softmax(logits)[n, y_n]``; ``dL/dlogits = (softmax(logits) - onehot(y)) / N``.
+    Args:
+        logits: class scores.
+        labels: integer class indices in ``[0, K)``.
+        label_smoothing: ``eps`` in ``[0, 1)`` (default 0: plain one-hot targets).
+
+    With the target ``q[n] = (1 - eps) * onehot(y_n) + eps / K`` (PyTorch's
+    ``CrossEntropyLoss(label_smoothing=eps)``, exactly):
+    ``L = -(1/N) sum_n sum_k q[n, k] log softmax(logits)[n, k]`` and ``dL/dlogits = (softmax(logits) - q) / N``.
+    ``eps = 0`` is ``L = -(1/N) sum_n log softmax(logits)[n, y_n]``, computed as before (bit for bit).
 
     Shape: ``logits (N, K)``, ``labels (N,)`` -> ``(float, (N, K))``.
     """
     if np.ndim(logits) != 2 or np.shape(logits)[1] < 1:
         raise ShapeError(f"softmax_cross_entropy: expected logits of shape (N, K), got {np.shape(logits)}")
+    eps = check_number("softmax_cross_entropy", "label_smoothing", label_smoothing, minimum=0.0, maximum=1.0,
+                       strict_max=True)
     N, K = logits.shape
     labels = check_labels(labels, N, K)
     logp = log_softmax(logits)
     rows = np.arange(N)
-    loss = -float(np.sum(logp[rows, labels], dtype=np.float64)) / N
+    picked = float(np.sum(logp[rows, labels], dtype=np.float64))
     dlogits = np.exp(logp)
-    dlogits[rows, labels] -= 1
+    if eps == 0.0:
+        loss = -picked / N
+        dlogits[rows, labels] -= 1
+    else:
+        # sum_k q[n, k] logp[n, k] = (1 - eps) logp[n, y_n] + (eps / K) sum_k logp[n, k]
+        loss = -((1.0 - eps) * picked + (eps / K) * float(np.sum(logp, dtype=np.float64))) / N
+        dlogits -= dlogits.dtype.type(eps / K)
+        dlogits[rows, labels] -= dlogits.dtype.type(1.0 - eps)
     dlogits /= dlogits.dtype.type(N)
     return loss, dlogits
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from handgrad._validation import as_real_array, check_batch, check_float_dtype, check_int, count_nonfinite
+from handgrad._validation import as_real_array, check_batch, check_float_dtype, check_int, check_number, count_nonfinite
 from handgrad.errors import ArgumentError, ArgumentTypeError, KeyMismatchError, NonFiniteError, ShapeError
 from handgrad.kernels import backend
 from handgrad.layers.base import Layer
@@ -291,30 +291,35 @@ class Sequential:
                     layer.add_weight_penalty_grads()
         return d
 
-    def loss_terms(self, x, y, training: bool = False) -> LossTerms:
+    def loss_terms(self, x, y, training: bool = False, *, label_smoothing: float = 0.0) -> LossTerms:
         """The loss of a batch, term by term, without a backward pass; refuses a non-finite term."""
         x = self._check_input(x)
         check_labels(y, len(x), self.num_classes)  # before the forward pass: a refused call changes nothing
+        _check_smoothing("loss_terms", label_smoothing)
         logits = self.forward(x, training)
-        data, _ = softmax_cross_entropy(logits, y)
+        data, _ = softmax_cross_entropy(logits, y, label_smoothing)
         by_layer = self.penalties_by_layer()
         result = LossTerms(data, *_sum_penalties(by_layer), by_layer)
         self._check_loss("loss_terms", result)
         return result
 
-    def loss(self, x, y, training: bool = True, terms=TERMS) -> tuple[LossTerms, dict[str, np.ndarray]]:
+    def loss(self, x, y, training: bool = True, terms=TERMS, *,
+             label_smoothing: float = 0.0) -> tuple[LossTerms, dict[str, np.ndarray]]:
         """Forward and backward pass: ``(terms, grads)``.
 
         ``grads`` maps ``"<layer>.<param>"`` to the gradient of the sum of the selected ``terms`` (all three by
         default, i.e. of ``terms.total``); each layer's ``grads`` holds the same arrays afterwards.
-        ``training`` switches dropout on. A non-finite loss term or gradient raises ``NonFiniteError``.
+        ``training`` switches dropout on. ``label_smoothing`` (``eps`` in [0, 1), default 0) smooths the targets
+        of the data term (``losses.softmax_cross_entropy``). A non-finite loss term or gradient raises
+        ``NonFiniteError``.
         """
-        result, _ = self.forward_backward(x, y, training, terms)
+        result, _ = self.forward_backward(x, y, training, terms, label_smoothing=label_smoothing)
         grads = self.gradients()
         self._check_loss("loss", result, grads)
         return result, grads
 
-    def forward_backward(self, x, y, training: bool = True, terms=TERMS) -> tuple[LossTerms, np.ndarray]:
+    def forward_backward(self, x, y, training: bool = True, terms=TERMS, *,
+                         label_smoothing: float = 0.0) -> tuple[LossTerms, np.ndarray]:
         """``loss`` for training loops: fills every layer's ``grads`` and returns ``(terms, logits)``.
 
         Inputs are checked as for ``loss``; a non-finite result is returned as it is (the loop's NaN guard
@@ -325,8 +330,9 @@ class Sequential:
             raise ArgumentError(f"loss: terms must be a subset of {TERMS}, got {sorted(unknown)}")
         x = self._check_input(x)
         check_labels(y, len(x), self.num_classes)  # before the forward pass: a refused call changes nothing
+        _check_smoothing("loss", label_smoothing)
         logits = self.forward(x, training)
-        data, dlogits = softmax_cross_entropy(logits, y)
+        data, dlogits = softmax_cross_entropy(logits, y, label_smoothing)
         by_layer = self.penalties_by_layer()
         result = LossTerms(data, *_sum_penalties(by_layer), by_layer)
         if "data" not in terms:
@@ -380,6 +386,11 @@ class Sequential:
 
     def __repr__(self) -> str:
         return f"Sequential({len(self.layers)} layers, input_shape={self.input_shape}, params={self.param_count():,})"
+
+
+def _check_smoothing(method: str, eps) -> float:
+    """Before the forward pass, so that a refused call changes nothing (the loss checks it again)."""
+    return check_number(f"Sequential.{method}", "label_smoothing", eps, minimum=0.0, maximum=1.0, strict_max=True)
 
 
 def _check_free(layers) -> None:

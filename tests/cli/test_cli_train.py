@@ -51,8 +51,12 @@ def test_evaluate_prints_accuracy_per_class_and_confusion_matrix(tmp_path, data_
     assert "per-class accuracy:" in text and "T-shirt/top" in text and "confusion matrix" in text
 
 
-def test_interrupted_run_resumes_exactly(tmp_path, data_dir, capsys, monkeypatch):
-    common = ["--data-dir", str(data_dir), "--out-dir", str(tmp_path), "--dropout", "0.3", "--epochs", "2"]
+RECIPE = ["--augment", "--random-erasing", "0.5", "--label-smoothing", "0.1", "--tta-flip", "--ema", "0.9"]
+
+
+@pytest.mark.parametrize("extra", [[], RECIPE], ids=["plain", "recipe"])
+def test_interrupted_run_resumes_exactly(tmp_path, data_dir, capsys, monkeypatch, extra):
+    common = ["--data-dir", str(data_dir), "--out-dir", str(tmp_path), "--dropout", "0.3", "--epochs", "2", *extra]
     assert train([*common, "--name", "whole"], capsys)[0] == 0
 
     summary = Trainer._summary_line
@@ -77,8 +81,16 @@ def test_interrupted_run_resumes_exactly(tmp_path, data_dir, capsys, monkeypatch
     assert resumed.epoch == 2
     for key in whole.params:
         assert whole.params[key].tobytes() == resumed.params[key].tobytes(), key
-    metrics = [json.loads((tmp_path / r / "metrics.json").read_text())["test_accuracy"] for r in ("whole", "cut")]
-    assert metrics[0] == metrics[1]
+    metrics = [json.loads((tmp_path / r / "metrics.json").read_text()) for r in ("whole", "cut")]
+    assert metrics[0]["test_accuracy"] == metrics[1]["test_accuracy"]
+    assert ("test_accuracy_without_tta" in metrics[1]) == bool(extra)
+    if extra:
+        config = json.loads((tmp_path / "cut" / "config.json").read_text())
+        assert (config["random_erasing"], config["label_smoothing"], config["tta_flip"], config["ema"]) == \
+            (0.5, 0.1, True, 0.9)
+        assert metrics[0]["test_accuracy_without_tta"] == metrics[1]["test_accuracy_without_tta"]
+        assert main(["evaluate", str(tmp_path / "cut" / "checkpoints" / "last.npz"), "--json"]) == 0
+        assert json.loads(capsys.readouterr().out)["accuracy"] == metrics[1]["test_accuracy"]  # EMA and mirrors
 
 
 def test_resume_may_extend_the_run(tmp_path, data_dir, capsys):
@@ -88,6 +100,24 @@ def test_resume_may_extend_the_run(tmp_path, data_dir, capsys):
     assert json.loads((tmp_path / "r" / "config.json").read_text())["epochs"] == 2
 
 
+def test_run_started_before_the_issue_25_flags_still_resumes(tmp_path, data_dir, capsys):
+    """A run whose config.json and config.sha256 were written without --label-smoothing, --random-erasing,
+    --tta-flip and --ema (an older handgrad) resumes: those fields at their defaults are not in the checksum."""
+    import hashlib
+
+    from handgrad.training.run import LATER_FIELDS, RESUMABLE_FIELDS
+
+    train(["--data-dir", str(data_dir), "--epochs", "1", "--out-dir", str(tmp_path), "--name", "r"], capsys)
+    config = json.loads((tmp_path / "r" / "config.json").read_text())
+    old = {k: v for k, v in config.items() if k not in LATER_FIELDS}
+    recipe = {k: v for k, v in old.items() if k not in (*RESUMABLE_FIELDS, "name")}
+    checksum = hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()
+    assert (tmp_path / "r" / "config.sha256").read_text().strip() == checksum  # the older handgrad's checksum
+    (tmp_path / "r" / "config.json").write_text(json.dumps(old, indent=2, sort_keys=True))
+    assert main(["train", "--resume", str(tmp_path / "r"), "--epochs", "2", "--no-progress"]) == 0
+    assert load_checkpoint(tmp_path / "r" / "checkpoints" / "last.npz").epoch == 2
+
+
 @pytest.mark.parametrize("argv,message", [
     (["--lr", "-1"], "handgrad train: error: --lr must be > 0.0, got -1.0"),
     (["--lr", "abc"], "handgrad train: error: argument --lr: invalid float value: 'abc' (see 'handgrad train --help')"),
@@ -95,6 +125,9 @@ def test_resume_may_extend_the_run(tmp_path, data_dir, capsys):
     (["--optimizer", "adagrad"], "handgrad train: error: argument --optimizer: invalid choice: 'adagrad'"),
     (["--dropout", "1.5"], "handgrad train: error: --dropout must be < 1.0, got 1.5"),
     (["--weight-l2", "nan"], "handgrad train: error: --weight-l2 must be finite, got nan"),
+    (["--label-smoothing", "1"], "handgrad train: error: --label-smoothing must be < 1.0, got 1.0"),
+    (["--random-erasing", "-0.5"], "handgrad train: error: --random-erasing must be >= 0.0, got -0.5"),
+    (["--ema", "1"], "handgrad train: error: --ema must be < 1.0, got 1.0"),
     (["--bogus"], "handgrad: error: unrecognized arguments: --bogus"),
 ])
 def test_bad_flags_give_one_line_errors(argv, message, capsys):

@@ -53,7 +53,9 @@ KILLABLE = textwrap.dedent("""
     import sys
     from handgrad.training import Trainer
     from tests.training.synthetic import make_data, make_model, make_optimizer
+    from handgrad.datasets import Compose, RandomCropFlip, RandomErasing
     run_dir, mode, batchnorm = sys.argv[1], sys.argv[2], sys.argv[3] == "batchnorm"
+    recipe = sys.argv[3] == "recipe"
     x, y = make_data()
     model, optimizer = make_model(batchnorm=batchnorm), make_optimizer()
     step = optimizer.step
@@ -61,8 +63,12 @@ KILLABLE = textwrap.dedent("""
         step(params, grads)
         print(f"step {optimizer.iterations}", flush=True)
     optimizer.step = announce
+    augment = lambda xb, rng: xb + 0.01 * rng.standard_normal(xb.shape).astype(xb.dtype)
+    if recipe:  # the issue-25 flags: erasing after crop and flip, label smoothing, mirrored validation
+        augment = Compose((RandomCropFlip(2), RandomErasing(0.5)))
     trainer = Trainer(model, optimizer, batch_size=32, seed=5, run_dir=run_dir, progress=False, echo=lambda m: None,
-                      augment=lambda xb, rng: xb + 0.01 * rng.standard_normal(xb.shape).astype(xb.dtype))
+                      augment=augment, label_smoothing=0.1 if recipe else 0.0, tta_flip=recipe,
+                      ema=0.9 if recipe else 0.0)
     if mode == "resume":
         trainer.restore(run_dir + "/checkpoints/last.npz")
     trainer.fit(x, y, (x[:60], y[:60]), epochs=3)
@@ -70,7 +76,8 @@ KILLABLE = textwrap.dedent("""
 """)
 
 
-@pytest.mark.parametrize("kind", ["plain", "batchnorm"])  # batchnorm: moving statistics must survive too
+# batchnorm: moving statistics must survive too; recipe: random erasing, label smoothing, --tta-flip, --ema
+@pytest.mark.parametrize("kind", ["plain", "batchnorm", "recipe"])
 def test_sigkill_mid_epoch_then_resume_equals_uninterrupted(tmp_path, kind):
     script = tmp_path / "killable.py"
     script.write_text(KILLABLE)
@@ -104,6 +111,9 @@ def test_sigkill_mid_epoch_then_resume_equals_uninterrupted(tmp_path, kind):
         assert resumed.model_state[key].tobytes() == value.tobytes(), key
     for key, value in expected.optimizer_state.items():
         assert np.array_equal(resumed.optimizer_state[key], value), key
+    assert set(expected.ema) == set(resumed.ema) == (set(expected.params) if kind == "recipe" else set())
+    for key, value in expected.ema.items():
+        assert resumed.ema[key].tobytes() == value.tobytes(), key
 
 
 def test_checkpoint_loads_without_pickle_and_holds_everything(tmp_path):

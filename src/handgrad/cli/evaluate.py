@@ -73,6 +73,8 @@ def run(args) -> int:
 
     ckpt = load_checkpoint(args.checkpoint)
     config, model = build_model(args.checkpoint, ckpt)
+    if ckpt.ema:  # last.npz of an --ema run: evaluate the averaged weights, as the run did
+        model.set_weights(ckpt.ema)
     meta = ckpt.meta
     data_dir = args.data_dir
     if data_dir is None and config.data_dir is not None:
@@ -95,7 +97,7 @@ def run(args) -> int:
     if len(x) == 0:
         raise ValueError(f"the {args.split} split of {config.dataset} is empty: nothing to evaluate")
     with np.errstate(all="ignore"):  # an overflow is reported once, as the error below, not as NumPy warnings
-        result = evaluate(model, x, y)
+        result = evaluate(model, x, y, tta_flip=config.tta_flip)  # as the run measured its test accuracy
     check_result(args.checkpoint, result, args.split, len(x))
     matrix = confusion_matrix(y, result["predictions"], len(meta["class_names"]))
     if args.json:

@@ -4,10 +4,11 @@
   downloads and verifies them), reads IDX / CIFAR batches without ``pickle.load``.
 - ``prepare(name)``: train / validation / test, normalized with training statistics -> ``DataSplits``.
 - ``minibatches(x, y, batch_size, rng)``: seeded shuffling, optional ``augment``.
-- ``RandomCrop``, ``RandomHorizontalFlip``, ``RandomCropFlip``: augmentations ``augment(xb, rng)``.
+- ``RandomCrop``, ``RandomHorizontalFlip``, ``RandomCropFlip``, ``RandomErasing``: augmentations
+  ``augment(xb, rng)``; ``Compose`` chains them.
 - ``python -m handgrad.datasets fetch NAME``: make sure the files are on disk.
 """
-from handgrad.datasets.augment import RandomCrop, RandomCropFlip, RandomHorizontalFlip
+from handgrad.datasets.augment import Compose, RandomCrop, RandomCropFlip, RandomErasing, RandomHorizontalFlip
 from handgrad.datasets.batches import minibatches, num_batches
 from handgrad.datasets.errors import (
                                       ChecksumError,
@@ -24,7 +25,7 @@ from handgrad.datasets.splits import DataSplits, prepare
 
 NAMES = tuple(DATASETS)
 
-__all__ = ["DATASETS", "NAMES", "SPLITS", "ChecksumError", "DataSplits", "DatasetError", "DatasetFormatError",
-           "DatasetNotFoundError", "DownloadError", "ForbiddenGlobalError", "RandomCrop", "RandomCropFlip",
-           "RandomHorizontalFlip", "candidate_dirs", "class_names", "existing_data_dir", "find", "load", "minibatches",
-           "num_batches", "prepare"]
+__all__ = ["DATASETS", "NAMES", "SPLITS", "ChecksumError", "Compose", "DataSplits", "DatasetError",
+           "DatasetFormatError", "DatasetNotFoundError", "DownloadError", "ForbiddenGlobalError", "RandomCrop",
+           "RandomCropFlip", "RandomErasing", "RandomHorizontalFlip", "candidate_dirs", "class_names",
+           "existing_data_dir", "find", "load", "minibatches", "num_batches", "prepare"]

@@ -6,6 +6,7 @@ Layout of the archive:
 - ``state/<layer>.<name>``: every layer's state (``Sequential.states()``: moving statistics, dropout
   generator words);
 - ``optim/<key>``: the optimizer's ``state_dict()`` (flat arrays);
+- ``ema/<layer>.<param>``: the moving average of the weights (``--ema``; ``last.npz`` only);
 - ``meta``: a JSON string with ``epoch`` (completed epochs), ``config``, ``history`` and anything the caller
   adds (e.g. normalization statistics); ``training.runfiles`` checks it against its schema.
 
@@ -37,6 +38,7 @@ class Checkpoint:
     optimizer_state: dict
     meta: dict
     state: dict = field(default_factory=dict)
+    ema: dict = field(default_factory=dict)
 
     @property
     def model_state(self) -> dict:
@@ -49,11 +51,12 @@ class Checkpoint:
 
 
 def save_checkpoint(path, params: dict, optimizer_state: dict, meta: dict, state: dict | None = None,
-                    inside=None) -> Path:
+                    inside=None, ema: dict | None = None) -> Path:
     """Write the checkpoint atomically (see ``handgrad._atomic``); ``state``: the model's layer states; ``inside``:
-    the run directory it belongs to (no link below it is followed)."""
+    the run directory it belongs to (no link below it is followed); ``ema``: moving averages of the weights."""
     arrays = {f"param/{k}": np.asarray(v) for k, v in params.items()}
     arrays.update({f"state/{k}": np.asarray(v) for k, v in (state or {}).items()})
+    arrays.update({f"ema/{k}": np.asarray(v) for k, v in (ema or {}).items()})
     arrays.update({f"optim/{k}": np.asarray(v) for k, v in optimizer_state.items()})
     arrays["meta"] = np.array(json.dumps(meta))
     return atomic_write(path, lambda f: np.savez(f, **arrays), inside=inside)
@@ -114,6 +117,7 @@ def load_checkpoint(path) -> Checkpoint:
             params = {k[len("param/"):]: data[k] for k in data.files if k.startswith("param/")}
             optimizer_state = {k[len("optim/"):]: data[k] for k in data.files if k.startswith("optim/")}
             state = {k[len("state/"):]: data[k] for k in data.files if k.startswith("state/")}
+            ema = {k[len("ema/"):]: data[k] for k in data.files if k.startswith("ema/")}
             if "meta" not in data.files:
                 raise KeyError("it has no 'meta' array")
             meta_array = data["meta"]
@@ -123,12 +127,12 @@ def load_checkpoint(path) -> Checkpoint:
     except (OSError, ValueError, KeyError, zipfile.BadZipFile) as e:
         message = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
         raise _damaged(path, message) from e
-    return Checkpoint(params, optimizer_state, meta, state)
+    return Checkpoint(params, optimizer_state, meta, state, ema)
 
 
 def check_finite(path, ckpt: Checkpoint, optimizer: bool = False) -> None:
     """RunFileError naming the first parameter (or layer state, or optimizer state) with NaN or infinite entries."""
-    groups = [("parameter", ckpt.params), ("layer state", ckpt.state)]
+    groups = [("parameter", ckpt.params), ("layer state", ckpt.state), ("EMA weight", ckpt.ema)]
     groups += [("optimizer state", ckpt.optimizer_state)] if optimizer else []
     for what, arrays in groups:
         for key, value in arrays.items():

@@ -10,8 +10,10 @@ Run directory ``<out_dir>/<name>/``:
   ``handgrad.model_source``);
 - ``history.json``, ``history.csv``: one row per epoch (loss terms, accuracy, learning rate, monitors);
 - ``checkpoints/last.npz`` (every epoch) and ``checkpoints/best.npz`` (lowest validation loss; none without a
-  validation set, and ``metrics.json``'s ``best_checkpoint`` is then null);
-- ``metrics.json``: test accuracy and loss terms of the final model, written at the end;
+  validation set, and ``metrics.json``'s ``best_checkpoint`` is then null); with ``--ema``, ``best.npz`` holds the
+  averaged weights as its parameters and ``last.npz`` the live ones plus the averages (``ema/``);
+- ``metrics.json``: test accuracy and loss terms of the final model (its EMA weights with ``--ema``), written at
+  the end (with ``--tta-flip`` also ``test_accuracy_without_tta``);
 - ``.lock``: locked by the process running it, holds its pid (see ``rundir``).
 """
 from __future__ import annotations
@@ -98,18 +100,32 @@ def run_dir_of_checkpoint(path, source: dict) -> Path:
 
 
 def augmentation(config: TrainConfig, image_size: int):
-    if not config.augment:
+    """``--augment`` (crop and flip), then ``--random-erasing`` (erasing the cropped image, as torchvision's
+    ``RandomErasing`` after ``RandomCrop``); None when neither is on."""
+    steps = []
+    if config.augment:
+        steps.append(datasets.RandomCropFlip(padding=2 if image_size <= 28 else 4, flip=True))
+    if config.random_erasing:
+        steps.append(datasets.RandomErasing(p=config.random_erasing))
+    if not steps:
         return None
-    return datasets.RandomCropFlip(padding=2 if image_size <= 28 else 4, flip=True)
+    return steps[0] if len(steps) == 1 else datasets.Compose(tuple(steps))
 
 
 def default_name(config: TrainConfig) -> str:
     return f"{config.dataset}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
+# Fields added after runs had recorded their checksums: left at their defaults they are not part of it, so a run
+# started before they existed still resumes.
+LATER_FIELDS = {"label_smoothing": 0.0, "random_erasing": 0.0, "tta_flip": False, "ema": 0.0}
+
+
 def recipe_checksum(config: TrainConfig) -> str:
-    """SHA-256 of the settings a resumed run may not change (all but ``RESUMABLE_FIELDS`` and ``name``)."""
-    recipe = {k: v for k, v in config.to_dict().items() if k not in (*RESUMABLE_FIELDS, "name")}
+    """SHA-256 of the settings a resumed run may not change (all but ``RESUMABLE_FIELDS`` and ``name``, and
+    ``LATER_FIELDS`` at their defaults)."""
+    recipe = {k: v for k, v in config.to_dict().items() if k not in (*RESUMABLE_FIELDS, "name")
+              and not (k in LATER_FIELDS and v == LATER_FIELDS[k])}
     return hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()
 
 
@@ -203,7 +219,8 @@ def _train(config: TrainConfig, run_dir: Path, resume: bool, progress: bool, ech
                       augment=augmentation(config, input_shape[-1]), run_dir=run_dir,
                       early_stopping=config.early_stopping, progress=progress, echo=echo,
                       monitor={"warn_share": config.penalty_warn_share, "dead_threshold": config.dead_threshold},
-                      meta=meta, on_epoch_end=on_epoch_end)
+                      meta=meta, on_epoch_end=on_epoch_end, label_smoothing=config.label_smoothing,
+                      tta_flip=config.tta_flip, ema=config.ema)
     if resume and last.exists():
         runfiles.check_meta(last, load_checkpoint(last).meta)
         trainer.restore(last)
@@ -214,7 +231,9 @@ def _train(config: TrainConfig, run_dir: Path, resume: bool, progress: bool, ech
     echo(f"training {model.param_count():,} parameters on {len(data.x_train):,} {config.dataset} images "
          f"({len(data.x_val):,} held out for validation); results in {run_dir}")
     trainer.fit(data.x_train, data.y_train, (data.x_val, data.y_val), epochs=config.epochs)
-    test = evaluate(model, data.x_test, data.y_test)
+    with trainer.evaluation_weights():  # the EMA's with --ema
+        test = evaluate(model, data.x_test, data.y_test, tta_flip=config.tta_flip)
+        plain = evaluate(model, data.x_test, data.y_test)["accuracy"] if config.tta_flip else None
     test.pop("predictions")
     last_row = trainer.history.rows[-1]
     # No validation set (--validation-size 0): no epoch is "best", and no best.npz is written.
@@ -224,6 +243,8 @@ def _train(config: TrainConfig, run_dir: Path, resume: bool, progress: bool, ech
                "final_train": last_row["train"], "final_val": last_row.get("val"),
                "penalty_share": {k: v for k, v in last_row.get("monitor", {}).items() if k.endswith("share")},
                "checkpoint": str(last), "best_checkpoint": str(best) if best.exists() else None}
+    if config.tta_flip:  # what the mirror images add: the same model evaluated without them
+        metrics["test_accuracy_without_tta"] = plain
     atomic_write_text(run_dir / "metrics.json", json.dumps(metrics, indent=2, allow_nan=False), inside=run_dir)
     echo(f"test accuracy {test['accuracy']:.2%}  (loss {test['total']:.4f}: data {test['data']:.4f}, "
          f"weight {test['weight']:.4f}, activity {test['activity']:.4f}); metrics in {run_dir / 'metrics.json'}")

@@ -1,6 +1,7 @@
 """``Trainer``: minibatch training with progress, history, checkpoints, exact resume and a NaN guard."""
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from pathlib import Path
@@ -9,9 +10,11 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from handgrad.datasets import minibatches
-from handgrad.losses import softmax_cross_entropy
+from handgrad.errors import RunFileError
+from handgrad.losses import log_softmax, softmax_cross_entropy
 from handgrad.sequential import Sequential
 from handgrad.training.checkpoint import check_finite, load_checkpoint, restore_model, save_checkpoint
+from handgrad.training.ema import WeightEMA
 from handgrad.training.history import History
 from handgrad.training.monitors import PenaltyMonitor
 from handgrad.training.rundir import checkpoint_path
@@ -22,15 +25,23 @@ class TrainingDiverged(RuntimeError):
     """A loss term or gradient became NaN or infinite; the message names it and the last good checkpoint."""
 
 
-def evaluate(model: Sequential, x, y, batch_size: int = 500) -> dict:
-    """Loss terms (means over ``x``) and accuracy in inference mode; also the predicted classes."""
+def evaluate(model: Sequential, x, y, batch_size: int = 500, tta_flip: bool = False) -> dict:
+    """Loss terms (means over ``x``) and accuracy in inference mode; also the predicted classes.
+
+    ``tta_flip``: predict from ``p = (softmax(f(x)) + softmax(f(mirror(x)))) / 2`` (``mirror`` reverses W); the
+    data term is then ``-mean log p[y]`` and the activity term the mean of both passes'.
+    """
     sums = {"data": 0.0, "weight": 0.0, "activity": 0.0}
     predictions = np.empty(len(x), dtype=np.int64)
     for start in range(0, len(x), batch_size):
         xb, yb = x[start : start + batch_size], y[start : start + batch_size]
         logits = model.forward(xb, training=False)
-        data, _ = softmax_cross_entropy(logits, yb)
-        _, activity = model.penalties()
+        if tta_flip:
+            logits, activity = _flip_averaged(model, xb, logits)  # log p ranks the classes as p does
+            data = -float(np.sum(logits[np.arange(len(yb)), yb], dtype=np.float64)) / len(yb)
+        else:
+            data, _ = softmax_cross_entropy(logits, yb)
+            _, activity = model.penalties()
         sums["data"] += data * len(xb)
         sums["activity"] += activity * len(xb)  # activity = sum R(y) / len(xb): weighting restores sum R(y)
         predictions[start : start + batch_size] = logits.argmax(axis=1)
@@ -41,6 +52,16 @@ def evaluate(model: Sequential, x, y, batch_size: int = 500) -> dict:
     result["accuracy"] = float(np.mean(predictions == y)) if len(x) else float("nan")
     result["predictions"] = predictions
     return result
+
+
+def _flip_averaged(model: Sequential, xb, logits) -> tuple[np.ndarray, float]:
+    """``(log p, activity)`` for ``evaluate(tta_flip=True)``: ``log p = logaddexp(log_softmax(logits),
+    log_softmax(f(mirror(xb)))) - log 2`` (no underflow where both probabilities are tiny), shape ``(B, K)``."""
+    _, activity = model.penalties()
+    mirrored = model.forward(np.ascontiguousarray(xb[..., ::-1]), training=False)  # (B, K)
+    _, activity_mirrored = model.penalties()
+    logp = np.logaddexp(log_softmax(logits), log_softmax(mirrored)) - np.log(logits.dtype.type(2))
+    return logp, (activity + activity_mirrored) / 2
 
 
 class Trainer:
@@ -63,13 +84,19 @@ class Trainer:
         on_epoch_end: optional ``on_epoch_end(row)`` called after each epoch's history row, checkpoints and
             summary line are written (``handgrad tune`` reports and prunes there; an exception it raises stops
             ``fit`` with the epoch's files complete).
+        label_smoothing: ``eps`` of the training loss's smoothed targets (default 0; see
+            ``losses.softmax_cross_entropy``); validation stays plain cross-entropy.
+        tta_flip: validate with ``evaluate(tta_flip=True)`` (default False).
+        ema: decay of a ``WeightEMA`` of the parameters, updated after every step (default 0: none); validation
+            and ``best.npz`` then use the averaged weights (``evaluation_weights``), ``last.npz`` holds both.
 
     After ``fit``, ``history`` holds one row per epoch; ``epoch`` counts completed epochs.
     """
 
     def __init__(self, model: Sequential, optimizer, *, batch_size: int = 64, seed: int = 0, augment=None,
                  run_dir=None, early_stopping: int = 0, progress: bool = True, echo=None, monitor=None,
-                 meta: dict | None = None, on_epoch_end=None):
+                 meta: dict | None = None, on_epoch_end=None, label_smoothing: float = 0.0, tta_flip: bool = False,
+                 ema: float = 0.0):
         self.model = model
         self.optimizer = optimizer
         self.batch_size = batch_size
@@ -83,6 +110,9 @@ class Trainer:
         self.monitor_enabled = monitor is not False
         self.meta = dict(meta or {})
         self.on_epoch_end = on_epoch_end
+        self.label_smoothing = label_smoothing
+        self.tta_flip = tta_flip
+        self.ema = WeightEMA(ema) if ema else None
         self.history = History()
         self.epoch = 0
         self.best_val_loss = math.inf
@@ -98,21 +128,32 @@ class Trainer:
     def best_checkpoint(self) -> Path | None:
         return checkpoint_path(self.run_dir, "best") if self.run_dir else None
 
-    def save_checkpoint(self, path) -> Path:
+    def save_checkpoint(self, path, averaged: bool = False) -> Path:
+        """``averaged``: the EMA weights as the parameters (``best.npz``); else the live ones plus ``ema/``."""
         meta = {**self.meta, "epoch": self.epoch, "history": self.history.rows,
                 "best_val_loss": self.best_val_loss if math.isfinite(self.best_val_loss) else None,
                 "stale_epochs": self.stale_epochs}
-        return save_checkpoint(path, self.model.parameters(), self.optimizer.state_dict(), meta,
-                               state=self.model.states(), inside=self.run_dir)
+        ema = self.ema.averages if self.ema is not None and not averaged else None
+        with self.evaluation_weights() if averaged else contextlib.nullcontext():
+            return save_checkpoint(path, self.model.parameters(), self.optimizer.state_dict(), meta,
+                                   state=self.model.states(), inside=self.run_dir, ema=ema)
+
+    def evaluation_weights(self):
+        """A context in which the model holds the weights it is evaluated with: the EMA's, if any."""
+        return self.ema.applied(self.model.parameters()) if self.ema is not None else contextlib.nullcontext()
 
     def restore(self, path) -> None:
         """Continue from a checkpoint: weights, layer states (moving statistics, dropout generators), optimizer
-        state, epoch and history."""
+        state, EMA weights, epoch and history."""
         ckpt = load_checkpoint(path)
         check_progress(path, ckpt.meta)  # a hand-edited epoch, history or best_val_loss is named, not a KeyError
         check_finite(path, ckpt, optimizer=True)
         restore_model(self.model, ckpt, path)
         self.optimizer.load_state_dict(ckpt.optimizer_state)
+        if self.ema is not None:
+            if not ckpt.ema:
+                raise RunFileError(f"checkpoint {path} holds no EMA weights (ema/), but this run averages them")
+            self.ema.load(ckpt.ema, self.model.parameters(), f"checkpoint {path}")
         self.epoch = ckpt.epoch
         self.history = History(ckpt.meta.get("history", []))
         best = ckpt.meta.get("best_val_loss")
@@ -137,7 +178,7 @@ class Trainer:
         bar = tqdm(total=len(x), unit="img", desc=f"epoch {self.epoch + 1}", leave=False, disable=not self.progress,
                    dynamic_ncols=True)
         for step, (xb, yb) in enumerate(minibatches(x, y, self.batch_size, rng=rng, augment=self.augment), 1):
-            terms, logits = self.model.forward_backward(xb, yb, training=True)
+            terms, logits = self.model.forward_backward(xb, yb, training=True, label_smoothing=self.label_smoothing)
             for name in ("data", "weight", "activity"):
                 value = getattr(terms, name)
                 if not math.isfinite(value):
@@ -152,6 +193,8 @@ class Trainer:
                 layer_sums[name] = layer_sums.get(name, 0.0) + np.asarray(pair) * len(xb)
             lr = self.optimizer.current_lr()  # recorded: the history shows the epoch's last learning rate
             self.optimizer.step(params, grads)
+            if self.ema is not None:
+                self.ema.update(params)
             n = len(xb)
             seen += n
             for name, value in terms.as_dict().items():
@@ -187,7 +230,8 @@ class Trainer:
             train, layer_penalties = self.train_epoch(x, y)
             row = {"epoch": self.epoch + 1, "lr": train.pop("lr"), "train": train}
             if validation_data is not None and len(validation_data[0]):
-                val = evaluate(self.model, *validation_data)
+                with self.evaluation_weights():
+                    val = evaluate(self.model, *validation_data, tta_flip=self.tta_flip)
                 val.pop("predictions")
                 row["val"] = val
             if monitor is not None:
@@ -205,7 +249,7 @@ class Trainer:
                 # best.npz before last.npz: a run killed between the two resumes from the previous last.npz and
                 # writes this epoch's best.npz again, so best.npz never lags behind the best_val_loss it records.
                 if improved:
-                    self.save_checkpoint(self.best_checkpoint)
+                    self.save_checkpoint(self.best_checkpoint, averaged=True)
                 self.save_checkpoint(self.last_checkpoint)
             self.echo(self._summary_line(row, epochs))
             if self.stopped_early:
