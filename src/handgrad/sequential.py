@@ -227,12 +227,13 @@ class Sequential:
 
     def _plan(self) -> tuple:
         """The steps ``((lo, hi, step), ...)`` the active kernel set plans for the current layers
-        (``fusion_plan``); the previous steps are kept while the plan is the same (same set, layers and steps)."""
+        (``fusion_plan``), asked once per (kernel set, layers) and kept while they stay the same. A layer's
+        activity regularizer is part of the key: this class adds its gradient at the output of a step's last
+        layer, so whether a layer's output may vanish inside a fused step depends on it."""
         kernels = backend.active()
-        steps = kernels.fusion_plan(self.layers)
-        key = (kernels.NAME, *self.layers, *((lo, hi, type(step)) for lo, hi, step in steps))
+        key = (kernels, *self.layers, *(layer.activity_regularizer for layer in self.layers))
         if key != self._plan_key:  # layers compare by identity
-            self._plan_key, self._steps = key, steps
+            self._plan_key, self._steps = key, kernels.fusion_plan(self.layers)
         return self._steps
 
     def forward(self, x, training: bool = False) -> np.ndarray:
