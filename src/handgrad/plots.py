@@ -19,7 +19,7 @@ from matplotlib.figure import Figure
 from handgrad._atomic import atomic_write
 from handgrad.display.figure import InlineFigure
 from handgrad.training.history import History
-from handgrad.training.monitors import HIST_EDGES
+from handgrad.training.monitors import HIST_EDGES, MonitorReport
 
 TERMS = ("total", "data", "weight", "activity")
 
@@ -67,8 +67,8 @@ def accuracy_figure(history: History) -> Figure:
 
 def monitored(history: History) -> list[str]:
     """Layers with activation histograms in the history, in network order."""
-    first = history.rows[0].get("monitor", {}) if history.rows else {}
-    return [k for k, v in first.items() if isinstance(v, dict) and "histogram" in v]
+    first = MonitorReport.from_dict(history.rows[0].get("monitor") or {}) if history.rows else MonitorReport({})
+    return [name for name, layer in first.layers.items() if layer.histogram]
 
 
 def activations_figure(history: History) -> Figure:
@@ -79,7 +79,7 @@ def activations_figure(history: History) -> Figure:
     for ax, name in zip(axes, layers):
         for row, label in ((history.rows[0], f"epoch {history.rows[0]['epoch']}"),
                            (history.rows[-1], f"epoch {history.rows[-1]['epoch']}")):
-            counts = np.asarray(row["monitor"][name]["histogram"], dtype=float)
+            counts = np.asarray(MonitorReport.from_dict(row["monitor"]).layers[name].histogram, dtype=float)
             ax.bar(centers, counts / max(counts.sum(), 1), width=width, alpha=0.5, label=label)
         ax.set_title(f"{name} activations")
         ax.set_xlabel("value (clipped to [-3, 3])")
