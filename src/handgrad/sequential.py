@@ -294,14 +294,18 @@ class Sequential:
 
     def loss_terms(self, x, y, training: bool = False) -> LossTerms:
         """The loss of a batch, term by term, without a backward pass; refuses a non-finite term."""
+        result, _, _ = self._forward_terms(x, y, training)
+        self._check_loss("loss_terms", result)
+        return result
+
+    def _forward_terms(self, x, y, training: bool) -> tuple[LossTerms, np.ndarray, np.ndarray]:
+        """The checked batch's forward pass: ``(terms, logits, dL_data/dlogits)``."""
         x = self._check_input(x)
         check_labels(y, len(x), self.num_classes)  # before the forward pass: a refused call changes nothing
         logits = self.forward(x, training)
-        data, _ = softmax_cross_entropy(logits, y)
+        data, dlogits = softmax_cross_entropy(logits, y)
         by_layer = self.penalties_by_layer()
-        result = LossTerms(data, *_sum_penalties(by_layer), by_layer)
-        self._check_loss("loss_terms", result)
-        return result
+        return LossTerms(data, *_sum_penalties(by_layer), by_layer), logits, dlogits
 
     def loss(self, x, y, training: bool = True, terms=TERMS) -> tuple[LossTerms, dict[str, np.ndarray]]:
         """Forward and backward pass: ``(terms, grads)``.
@@ -324,12 +328,7 @@ class Sequential:
         unknown = set(terms) - set(TERMS)
         if unknown:
             raise ArgumentError(f"loss: terms must be a subset of {TERMS}, got {sorted(unknown)}")
-        x = self._check_input(x)
-        check_labels(y, len(x), self.num_classes)  # before the forward pass: a refused call changes nothing
-        logits = self.forward(x, training)
-        data, dlogits = softmax_cross_entropy(logits, y)
-        by_layer = self.penalties_by_layer()
-        result = LossTerms(data, *_sum_penalties(by_layer), by_layer)
+        result, logits, dlogits = self._forward_terms(x, y, training)
         if "data" not in terms:
             dlogits = np.zeros_like(dlogits)
         self.backward(dlogits, weight_penalty="weight" in terms, activity_penalty="activity" in terms)
