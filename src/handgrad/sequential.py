@@ -231,7 +231,7 @@ class Sequential:
         activity regularizer is part of the key: this class adds its gradient at the output of a step's last
         layer, so whether a layer's output may vanish inside a fused step depends on it."""
         kernels = backend.active()
-        key = (kernels, *self.layers, *(layer.activity_regularizer for layer in self.layers))
+        key = (kernels.NAME, *self.layers, *(layer.activity_regularizer for layer in self.layers))
         if key != self._plan_key:  # layers compare by identity
             self._plan_key, self._steps = key, kernels.fusion_plan(self.layers)
         return self._steps
