@@ -3,6 +3,35 @@ import numpy as np
 import pytest
 
 import handgrad as hg
+from tests.layer_cases import INFOS
+
+
+@pytest.mark.parametrize("info", INFOS, ids=lambda info: info.name)
+def test_every_layer_declares_its_state_and_a_copy_of_it_resumes_bit_for_bit(info, rng):
+    """The registry's ``state`` names are the layer's state; parameters and state copied into another layer of
+    the same case give the same training passes, bit for bit, and the same state after them; ``astype`` keeps
+    non-float state (generator words) and converts the rest."""
+    case = info.cases[0]
+    a, x = case.build(rng)
+    assert sorted(a.state) == sorted(info.state)
+    a.forward(x, training=True)  # moves the statistics and the generator
+    b, _ = case.build(np.random.default_rng(99))
+    for k in a.params:
+        b.params[k][...] = a.params[k]
+    for k in a.state:
+        b.state[k][...] = a.state[k]  # in place: the live arrays, as Sequential.load_state_dict does
+    for _ in range(2):
+        np.testing.assert_array_equal(b.forward(x, training=True), a.forward(x, training=True))
+    for k in a.state:
+        assert b.state[k].tobytes() == a.state[k].tobytes(), k
+    before = {k: v.copy() for k, v in a.state.items()}
+    a.astype(np.float32)
+    for k, v in a.state.items():
+        if before[k].dtype.kind == "f":
+            assert v.dtype == np.float32, k
+            np.testing.assert_array_equal(v, before[k].astype(np.float32))
+        else:
+            assert v.tobytes() == before[k].tobytes(), k
 
 
 def model(seed=0):

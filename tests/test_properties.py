@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 import handgrad as hg
 from handgrad.errors import DOCUMENTED
 from handgrad.kernels import backend
+from tests.layer_cases import INFOS
 
 SETTINGS = settings(derandomize=True, deadline=None, max_examples=300, database=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
@@ -61,28 +62,10 @@ def shapes(draw, expected):
     return tuple(draw(st.lists(st.integers(0, 6), min_size=0, max_size=5)))
 
 
-LAYERS = {
-    "conv2d": lambda d: hg.Conv2D(d(st.integers(1, 3)), d(st.integers(1, 3)), stride=d(st.integers(1, 2)),
-                                  padding=d(st.sampled_from(["same", "valid", 0, 1])),
-                                  activation=d(st.sampled_from([None, "elu", "relu", "tanh"])),
-                                  activity_regularizer=d(st.sampled_from([None, hg.L2(1e-3)]))),
-    "dense": lambda d: hg.Dense(d(st.integers(1, 4)), activation=d(st.sampled_from([None, "elu", "sigmoid"])),
-                                kernel_regularizer=d(st.sampled_from([None, hg.L1(1e-3)]))),
-    "max_pool2d": lambda d: hg.MaxPool2D(d(st.integers(1, 3)), stride=d(st.sampled_from([None, 1, 2]))),
-    "avg_pool2d": lambda d: hg.AvgPool2D(d(st.integers(1, 3))),
-    "flatten": lambda d: hg.Flatten(),
-    "elu": lambda d: hg.ELU(d(st.sampled_from([1.0, 0.3]))),
-    "relu": lambda d: hg.ReLU(),
-    "leaky_relu": lambda d: hg.LeakyReLU(),
-    "tanh": lambda d: hg.Tanh(),
-    "sigmoid": lambda d: hg.Sigmoid(),
-    "dropout": lambda d: hg.Dropout(d(st.sampled_from([0.0, 0.5])), seed=0),
-    "activity_regularization": lambda d: hg.ActivityRegularization(l1=1e-3, l2=1e-3),
-    "layer_norm": lambda d: hg.LayerNorm(),
-    "group_norm": lambda d: hg.GroupNorm(d(st.sampled_from([1, 2]))),
-}
-
-RANKS = {"conv2d": 3, "max_pool2d": 3, "avg_pool2d": 3, "dense": 1}  # per-sample rank each layer takes
+# Every layer of the registry (tests/layer_cases.py), by name: its random constructor arguments and the
+# per-sample rank it takes.
+LAYERS = {info.name: info.draw for info in INFOS}
+RANKS = {info.name: info.rank for info in INFOS if info.rank is not None}
 BATCH_SIZES = st.sampled_from([2, 3, 1, 2, 3, 1, 3, 0])  # 1 in 8 an empty batch (not first: Hypothesis favours it)
 
 
@@ -107,7 +90,7 @@ def documented(stage, call):
         return True, result
 
 
-@SETTINGS
+@settings(SETTINGS, max_examples=22 * len(LAYERS))  # as many examples per layer as 300 gave 14 layers
 @given(st.data())
 def test_layers_return_finite_results_of_their_shape_or_a_documented_error(data):
     d = data.draw

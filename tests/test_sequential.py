@@ -311,3 +311,13 @@ def test_deepcopy_keeps_working_and_its_layers_belong_to_the_copy(rng):
     assert terms.total == a.loss(x, np.array([0, 1]))[0].total
     with pytest.raises(ArgumentError, match="already belongs to another model"):
         hg.Sequential(b.layers, input_shape=(2, 6, 6))
+
+
+def test_deepcopy_after_a_forward_pass_copies_the_fusion_plan_too(rng):
+    model = hg.Sequential([hg.Conv2D(2, 3), hg.ELU(), hg.MaxPool2D(2), hg.Flatten(), hg.Dense(3)],
+                          input_shape=(1, 6, 6), seed=0)
+    x = rng.standard_normal((2, 1, 6, 6)).astype(np.float32)
+    y = model.forward(x)
+    twin = copy.deepcopy(model)
+    np.testing.assert_array_equal(twin.forward(x), y)
+    assert all(a is not b for a, b in zip(twin.layers, model.layers))

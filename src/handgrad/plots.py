@@ -19,7 +19,7 @@ from matplotlib.figure import Figure
 from handgrad._atomic import atomic_write
 from handgrad.display.figure import InlineFigure
 from handgrad.training.history import History
-from handgrad.training.monitors import HIST_EDGES
+from handgrad.training.monitors import HIST_EDGES, MonitorReport
 
 TERMS = ("total", "data", "weight", "activity")
 
@@ -40,6 +40,13 @@ def _epochs(history: History):
     return [r["epoch"] for r in history.rows]
 
 
+def _label(ax, title: str, xlabel: str = "epoch") -> None:
+    """A panel's title, x label and legend."""
+    ax.set_title(title)
+    ax.set_xlabel(xlabel)
+    ax.legend()
+
+
 def losses_figure(history: History) -> Figure:
     fig, axes = _figure(len(TERMS))
     epochs = _epochs(history)
@@ -48,9 +55,7 @@ def losses_figure(history: History) -> Figure:
         val = history.column(f"val/{term}")
         if any(v is not None for v in val):
             ax.plot(epochs, val, label="validation")
-        ax.set_title(f"{term} loss")
-        ax.set_xlabel("epoch")
-        ax.legend()
+        _label(ax, f"{term} loss")
     return fig
 
 
@@ -59,16 +64,14 @@ def accuracy_figure(history: History) -> Figure:
     epochs = _epochs(history)
     ax.plot(epochs, history.column("train/accuracy"), label="train")
     ax.plot(epochs, history.column("val/accuracy"), label="validation")
-    ax.set_title("accuracy")
-    ax.set_xlabel("epoch")
-    ax.legend()
+    _label(ax, "accuracy")
     return fig
 
 
 def monitored(history: History) -> list[str]:
     """Layers with activation histograms in the history, in network order."""
-    first = history.rows[0].get("monitor", {}) if history.rows else {}
-    return [k for k, v in first.items() if isinstance(v, dict) and "histogram" in v]
+    first = MonitorReport.from_dict(history.rows[0].get("monitor") or {}) if history.rows else MonitorReport({})
+    return [name for name, layer in first.layers.items() if layer.histogram]
 
 
 def activations_figure(history: History) -> Figure:
@@ -79,11 +82,9 @@ def activations_figure(history: History) -> Figure:
     for ax, name in zip(axes, layers):
         for row, label in ((history.rows[0], f"epoch {history.rows[0]['epoch']}"),
                            (history.rows[-1], f"epoch {history.rows[-1]['epoch']}")):
-            counts = np.asarray(row["monitor"][name]["histogram"], dtype=float)
+            counts = np.asarray(MonitorReport.from_dict(row["monitor"]).layers[name].histogram, dtype=float)
             ax.bar(centers, counts / max(counts.sum(), 1), width=width, alpha=0.5, label=label)
-        ax.set_title(f"{name} activations")
-        ax.set_xlabel("value (clipped to [-3, 3])")
-        ax.legend()
+        _label(ax, f"{name} activations", "value (clipped to [-3, 3])")
     return fig
 
 
@@ -95,10 +96,8 @@ def penalty_share_figure(history: History) -> Figure:
         share = history.column(f"monitor/{name}/penalty_share")
         if any(v is not None for v in share):
             ax.plot(epochs, share, label=f"{name} activity penalty")
-    ax.set_title("share of the total training loss")
-    ax.set_xlabel("epoch")
     ax.set_ylim(bottom=0)
-    ax.legend()
+    _label(ax, "share of the total training loss")
     return fig
 
 

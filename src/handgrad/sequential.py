@@ -227,12 +227,13 @@ class Sequential:
 
     def _plan(self) -> tuple:
         """The steps ``((lo, hi, step), ...)`` the active kernel set plans for the current layers
-        (``fusion_plan``); the previous steps are kept while the plan is the same (same set, layers and steps)."""
+        (``fusion_plan``), asked once per (kernel set, layers) and kept while they stay the same. A layer's
+        activity regularizer is part of the key: this class adds its gradient at the output of a step's last
+        layer, so whether a layer's output may vanish inside a fused step depends on it."""
         kernels = backend.active()
-        steps = kernels.fusion_plan(self.layers)
-        key = (kernels.NAME, *self.layers, *((lo, hi, type(step)) for lo, hi, step in steps))
+        key = (kernels.NAME, *self.layers, *(layer.activity_regularizer for layer in self.layers))
         if key != self._plan_key:  # layers compare by identity
-            self._plan_key, self._steps = key, steps
+            self._plan_key, self._steps = key, kernels.fusion_plan(self.layers)
         return self._steps
 
     def forward(self, x, training: bool = False) -> np.ndarray:
@@ -293,15 +294,20 @@ class Sequential:
 
     def loss_terms(self, x, y, training: bool = False, *, label_smoothing: float = 0.0) -> LossTerms:
         """The loss of a batch, term by term, without a backward pass; refuses a non-finite term."""
-        x = self._check_input(x)
-        check_labels(y, len(x), self.num_classes)  # before the forward pass: a refused call changes nothing
-        _check_smoothing("loss_terms", label_smoothing)
-        logits = self.forward(x, training)
-        data, _ = softmax_cross_entropy(logits, y, label_smoothing)
-        by_layer = self.penalties_by_layer()
-        result = LossTerms(data, *_sum_penalties(by_layer), by_layer)
+        result, _, _ = self._forward_terms("loss_terms", x, y, training, label_smoothing)
         self._check_loss("loss_terms", result)
         return result
+
+    def _forward_terms(self, method: str, x, y, training: bool,
+                       label_smoothing: float) -> tuple[LossTerms, np.ndarray, np.ndarray]:
+        """The checked batch's forward pass: ``(terms, logits, dL_data/dlogits)``; ``method`` names the caller."""
+        x = self._check_input(x)
+        check_labels(y, len(x), self.num_classes)  # before the forward pass: a refused call changes nothing
+        _check_smoothing(method, label_smoothing)
+        logits = self.forward(x, training)
+        data, dlogits = softmax_cross_entropy(logits, y, label_smoothing)
+        by_layer = self.penalties_by_layer()
+        return LossTerms(data, *_sum_penalties(by_layer), by_layer), logits, dlogits
 
     def loss(self, x, y, training: bool = True, terms=TERMS, *,
              label_smoothing: float = 0.0) -> tuple[LossTerms, dict[str, np.ndarray]]:
@@ -328,13 +334,7 @@ class Sequential:
         unknown = set(terms) - set(TERMS)
         if unknown:
             raise ArgumentError(f"loss: terms must be a subset of {TERMS}, got {sorted(unknown)}")
-        x = self._check_input(x)
-        check_labels(y, len(x), self.num_classes)  # before the forward pass: a refused call changes nothing
-        _check_smoothing("loss", label_smoothing)
-        logits = self.forward(x, training)
-        data, dlogits = softmax_cross_entropy(logits, y, label_smoothing)
-        by_layer = self.penalties_by_layer()
-        result = LossTerms(data, *_sum_penalties(by_layer), by_layer)
+        result, logits, dlogits = self._forward_terms("loss", x, y, training, label_smoothing)
         if "data" not in terms:
             dlogits = np.zeros_like(dlogits)
         self.backward(dlogits, weight_penalty="weight" in terms, activity_penalty="activity" in terms)

@@ -176,3 +176,28 @@ def test_the_plan_is_built_once_per_layers_and_kernel_set(rng):
 def test_elu_backward_before_forward_names_the_layer():
     with pytest.raises(RuntimeError, match="elu: backward called before forward"):
         hg.ELU().backward(np.zeros((2, 3)))
+
+
+def test_sequential_asks_for_the_plan_once_per_kernel_set_layers_and_activity_regularizers(rng, monkeypatch):
+    asked = []
+    for kernels in (kernels_numba, kernels_numpy):
+        def counted(layers, plan=kernels.fusion_plan, name=kernels.NAME):
+            asked.append(name)
+            return plan(layers)
+        monkeypatch.setattr(kernels, "fusion_plan", counted)
+    model = hg.Sequential([hg.Conv2D(2, 3), hg.ELU(), hg.MaxPool2D(2), hg.Flatten(), hg.Dense(3)],
+                          input_shape=(1, 6, 6), seed=0)
+    x = rng.standard_normal((2, 1, 6, 6)).astype(np.float32)
+    with backend.using_kernels("numba"):
+        for _ in range(3):
+            model.loss(x, np.array([0, 2]), training=True)
+        assert asked == ["numba"]
+        assert [type(s).__name__ for _, _, s in model._steps] == ["Conv2D", "ELUMaxPool", "Flatten", "Dense"]
+        model.layers[1].activity_regularizer = hg.L2(0.1)  # the ELU's output is now needed: no fusion
+        model.forward(x)
+        assert asked == ["numba", "numba"]
+        assert [type(s).__name__ for _, _, s in model._steps] == ["Conv2D", "ELU", "MaxPool2D", "Flatten", "Dense"]
+    with backend.using_kernels("numpy"):
+        model.forward(x)
+        model.forward(x)
+    assert asked == ["numba", "numba", "numpy"]

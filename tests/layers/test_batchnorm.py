@@ -1,41 +1,29 @@
-"""BatchNorm2D and BatchNorm1D: finite differences in float64 (both modes) and PyTorch's ``F.batch_norm``."""
+"""BatchNorm2D and BatchNorm1D beyond the layer registry (tests/layer_cases.py: finite differences in both
+modes, one step against ``F.batch_norm``): several training steps and the moving statistics, defaults, float32."""
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 
 import handgrad as hg
-from handgrad.gradcheck import check_layer
+from tests.layer_cases import cases
 from tests.torch_oracle import t
 
-SHAPES = {hg.BatchNorm2D: (6, 3, 5, 4), hg.BatchNorm1D: (7, 5)}
+SHAPES = {cls: cases(cls)[0].shape for cls in (hg.BatchNorm2D, hg.BatchNorm1D)}  # the registry's cases
 
 
 def built(cls, rng, dtype=np.float64, **kwargs):
-    """A layer with non-trivial gamma, beta and moving statistics (so every term of the formulas matters)."""
-    layer = cls(**kwargs)
-    shape = SHAPES[cls]
-    layer.build(shape[1:], dtype=dtype)
-    C = shape[1]
-    layer.params["gamma"][...] = rng.uniform(0.5, 2.0, C)
-    layer.params["beta"][...] = rng.standard_normal(C)
-    layer.state["moving_mean"][...] = rng.standard_normal(C)
-    layer.state["moving_variance"][...] = rng.uniform(0.5, 3.0, C)
+    """The registry's layer with non-trivial gamma, beta and moving statistics (so every term of the formulas
+    matters), in ``dtype``."""
+    case = cases(cls)[0]
+    layer = case.make(**kwargs)
+    layer.build(SHAPES[cls][1:], dtype=dtype)
+    case.prepare(layer, rng)
     return layer
 
 
 def batch(cls, rng, dtype=np.float64):
-    return (2.0 + 1.5 * rng.standard_normal(SHAPES[cls])).astype(dtype)  # mean and scale far from 0 and 1
-
-
-@pytest.mark.parametrize("cls", [hg.BatchNorm2D, hg.BatchNorm1D])
-@pytest.mark.parametrize("training", [True, False])
-def test_gradients_match_finite_differences(cls, training, rng):
-    layer = built(cls, rng, activity_regularizer=hg.L2(1e-2))
-    report = check_layer(layer, batch(cls, rng), training=training, tol=1e-6, verbose=False)
-    assert report.passed, str(report)
-    assert report.parameters == ["x", "gamma", "beta"]
-    assert report.get("x", "output").checked >= 30 and report.get("x", "output").max_rel_error < 1e-5  # real checks
+    return cases(cls)[0].data(rng, SHAPES[cls]).astype(dtype)  # mean and scale far from 0 and 1
 
 
 def torch_batch_norm(layer, x, dy, training, running_mean, running_var):

@@ -1,52 +1,13 @@
+"""Conv2D beyond the layer registry (tests/layer_cases.py): the loop reference, float32, shapes, errors."""
 import numpy as np
 import pytest
 
 import handgrad as hg
-from handgrad.gradcheck import check_layer
 from handgrad.kernels.conv_reference import conv_backward_loops, conv_forward_loops
-from tests.torch_oracle import conv2d as torch_conv2d
-from tests.torch_oracle import t
-
-CONFIGS = [  # (input (N, C, H, W), filters, kernel, stride, padding)
-    ((2, 3, 7, 7), 4, 3, 1, "same"),
-    ((2, 3, 8, 6), 5, (3, 2), 2, "valid"),
-    ((2, 2, 9, 7), 3, (2, 4), (2, 1), "same"),  # even kernel: asymmetric "same" padding
-    ((3, 1, 6, 5), 2, 5, 2, 1),
-    ((1, 4, 5, 5), 6, 1, 1, "valid"),
-]
+from tests.layer_cases import CONV_CONFIGS
 
 
-@pytest.mark.parametrize("shape,filters,kernel,stride,padding", CONFIGS)
-def test_finite_differences(shape, filters, kernel, stride, padding, rng):
-    layer = hg.Conv2D(filters, kernel, stride=stride, padding=padding, activation="elu",
-                      kernel_regularizer=hg.L1L2(0.01, 0.02), bias_regularizer=hg.L2(0.03),
-                      activity_regularizer=hg.L1L2(0.01, 0.05))
-    report = check_layer(layer, rng.standard_normal(shape), verbose=False)
-    assert report.passed, str(report)
-    assert report.parameters == ["x", "W", "b"]
-
-
-@pytest.mark.parametrize("shape,filters,kernel,stride,padding", CONFIGS)
-def test_matches_torch(shape, filters, kernel, stride, padding, rng):
-    layer = hg.Conv2D(filters, kernel, stride=stride, padding=padding)
-    x = rng.standard_normal(shape)
-    layer.build(shape[1:], rng=rng, dtype=np.float64)
-    layer.params["b"] = rng.standard_normal(filters)
-    y = layer.forward(x)
-    dy = rng.standard_normal(y.shape)
-    dx = layer.backward(dy)
-
-    X = t(x, grad=True)
-    P = {k: t(v, grad=True) for k, v in layer.params.items()}
-    Y = torch_conv2d(X, layer, P)
-    Y.backward(t(dy))
-    np.testing.assert_allclose(y, Y.detach().numpy(), rtol=1e-12, atol=1e-12)
-    np.testing.assert_allclose(dx, X.grad.numpy(), rtol=1e-12, atol=1e-12)
-    for k in P:
-        np.testing.assert_allclose(layer.grads[k], P[k].grad.numpy(), rtol=1e-12, atol=1e-12)
-
-
-@pytest.mark.parametrize("shape,filters,kernel,stride,padding", CONFIGS)
+@pytest.mark.parametrize("shape,filters,kernel,stride,padding", CONV_CONFIGS)
 def test_vectorized_matches_loop_reference(shape, filters, kernel, stride, padding, rng):
     layer = hg.Conv2D(filters, kernel, stride=stride, padding=padding)
     layer.build(shape[1:], rng=rng, dtype=np.float64)

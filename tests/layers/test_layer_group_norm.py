@@ -1,70 +1,24 @@
-"""LayerNorm and GroupNorm: finite differences in float64 and PyTorch's ``F.layer_norm`` / ``F.group_norm``
-with identical weights; state-free; usable in a ``Sequential`` and a ``--model`` file."""
+"""LayerNorm and GroupNorm beyond the layer registry (tests/layer_cases.py: finite differences in float64 and
+PyTorch's ``F.layer_norm`` / ``F.group_norm`` with identical weights): state-free, float32, usable in a
+``Sequential`` and a ``--model`` file."""
 import numpy as np
 import pytest
-import torch.nn.functional as F
 
 import handgrad as hg
-from handgrad.gradcheck import check_layer, check_model
+from handgrad.gradcheck import check_model
 from handgrad.model_source import build
-from tests.torch_oracle import t
+from tests.layer_cases import case, cases
 
-CASES = {  # (layer factory, batch shape): distinct N, C, H, W so that an axis mix-up cannot pass
-    "layer_norm_flat": (lambda: hg.LayerNorm(), (4, 7)),
-    "layer_norm_image": (lambda: hg.LayerNorm(epsilon=1e-3), (3, 2, 5, 4)),
-    "group_norm_2": (lambda: hg.GroupNorm(2), (3, 6, 5, 4)),
-    "group_norm_1": (lambda: hg.GroupNorm(1), (2, 4, 3, 5)),
-    "group_norm_instance": (lambda: hg.GroupNorm(4), (2, 4, 3, 5)),
-    "group_norm_flat": (lambda: hg.GroupNorm(3), (5, 12)),
-}
+NAMES = [c.id for c in cases(hg.LayerNorm) + cases(hg.GroupNorm)]  # the registry's cases
 
 
-def built(name, rng, dtype=np.float64):
-    """A layer with random gamma and beta (a gamma of ones hides a missing factor) and a batch whose mean and
-    scale are far from 0 and 1."""
-    factory, shape = CASES[name]
-    layer = factory()
-    layer.build(shape[1:], dtype=dtype)
-    for key, p in layer.params.items():
-        p[...] = rng.uniform(0.5, 2.0, p.shape) if key == "gamma" else rng.standard_normal(p.shape)
-    return layer, (2.0 + 1.5 * rng.standard_normal(shape)).astype(dtype)
+def built(name, rng):
+    """The registry's float64 layer with random gamma and beta (a gamma of ones hides a missing factor) and a
+    batch whose mean and scale are far from 0 and 1."""
+    return case(name).build(rng)
 
 
-def torch_forward(layer, x):
-    xt, gamma, beta = t(x, grad=True), t(layer.params["gamma"], grad=True), t(layer.params["beta"], grad=True)
-    if isinstance(layer, hg.LayerNorm):
-        y = F.layer_norm(xt, x.shape[1:], gamma, beta, eps=layer.epsilon)
-    else:
-        y = F.group_norm(xt, layer.groups, gamma, beta, eps=layer.epsilon)
-    return xt, gamma, beta, y
-
-
-@pytest.mark.parametrize("name", sorted(CASES))
-@pytest.mark.parametrize("training", [True, False])
-def test_gradients_match_finite_differences(name, training, rng):
-    layer, x = built(name, rng)
-    layer.activity_regularizer = hg.L2(1e-2)
-    report = check_layer(layer, x, training=training, tol=1e-6, verbose=False)
-    assert report.passed, str(report)
-    assert report.parameters == ["x", "gamma", "beta"]
-    assert report.get("x", "output").checked >= 20 and report.get("x", "output").max_rel_error < 1e-5
-
-
-@pytest.mark.parametrize("name", sorted(CASES))
-def test_forward_and_backward_match_torch(name, rng):
-    layer, x = built(name, rng)
-    dy = rng.standard_normal(x.shape)
-    y = layer.forward(x, training=True)
-    dx = layer.backward(dy)
-    xt, gamma, beta, ty = torch_forward(layer, x)
-    ty.backward(t(dy))
-    np.testing.assert_allclose(y, ty.detach().numpy(), rtol=1e-12, atol=1e-12)
-    np.testing.assert_allclose(dx, xt.grad.numpy(), rtol=1e-9, atol=1e-11)
-    np.testing.assert_allclose(layer.grads["gamma"], gamma.grad.numpy(), rtol=1e-10, atol=1e-12)
-    np.testing.assert_allclose(layer.grads["beta"], beta.grad.numpy(), rtol=1e-12, atol=1e-12)
-
-
-@pytest.mark.parametrize("name", sorted(CASES))
+@pytest.mark.parametrize("name", NAMES)
 def test_state_free_same_in_both_modes(name, rng):
     layer, x = built(name, rng)
     assert layer.state == {}

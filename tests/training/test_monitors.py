@@ -1,8 +1,10 @@
+import json
+
 import pytest
 
 import handgrad as hg
 from handgrad.training import Trainer
-from handgrad.training.monitors import suggest_coefficient
+from handgrad.training.monitors import LayerMonitor, MonitorReport, suggest_coefficient
 from tests.training.synthetic import make_data, make_model, make_optimizer
 
 
@@ -73,3 +75,27 @@ def test_dead_layer_warning():
 def test_suggested_coefficient_brings_the_share_to_ten_percent():
     # penalty 3 of total 4 (data 1): c' = c * P'/P with P' = 0.1 * 1 / 0.9
     assert suggest_coefficient(1.0, penalty=3.0, total=4.0) == pytest.approx(float(f"{(1 / 9) / 3:.0e}"))
+
+
+def test_report_is_one_structure_written_as_the_history_layout_and_read_back():
+    _, history = train_and_collect(activity_l2=1e-4)
+    row = history.rows[-1]["monitor"]
+    report = MonitorReport.from_dict(row)
+    assert list(report.layers) == ["conv2d", "dense", "dense_1"]  # network order, layers only
+    assert all(isinstance(layer, LayerMonitor) for layer in report.layers.values())
+    assert report.layers["conv2d"].activity_penalty > 0 and report.layers["dense"].activity_penalty is None
+    assert 0 <= report.activity_penalty_share < 0.05 and report.weight_penalty_share >= 0
+    assert report.to_dict() == row
+    assert json.dumps(report.to_dict()) == json.dumps(row)  # same keys in the same order
+
+
+def test_a_history_row_of_the_layout_written_before_the_report_class_is_read():
+    row = {"conv2d": {"mean_abs": 0.5, "near_zero": 0.1, "histogram": [1, 2], "activity_penalty": 0.2,
+                      "penalty_share": 0.3},
+           "dense": {"mean_abs": 1.5, "near_zero": 0.0, "histogram": [3, 0]},
+           "weight_penalty_share": 0.25, "activity_penalty_share": 0.3}
+    report = MonitorReport.from_dict(row)
+    assert report.layers == {"conv2d": LayerMonitor(0.5, 0.1, [1, 2], 0.2, 0.3),
+                             "dense": LayerMonitor(1.5, 0.0, [3, 0])}
+    assert (report.weight_penalty_share, report.activity_penalty_share) == (0.25, 0.3)
+    assert report.to_dict() == row

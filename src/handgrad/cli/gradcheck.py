@@ -21,7 +21,7 @@ from handgrad._atomic import atomic_write_text
 from handgrad.cli.args import add_dataclass_arguments, flag
 from handgrad.config import TrainConfig
 from handgrad.errors import RunFileError
-from handgrad.user_code import call_user
+from handgrad.user_code import call_user, location
 
 MODEL_FIELDS = ("dataset", "weight_l2", "weight_l1", "activity_l2", "activity_l1", "activity_on", "batchnorm", "seed")
 REFERENCE_ONLY = ("weight_l2", "weight_l1", "activity_l2", "activity_l1", "activity_on", "batchnorm")
@@ -185,28 +185,14 @@ def run(args) -> int:
 
         if not isinstance(e, (GradcheckError, UserCodeError, ValueError, TypeError)):
             raise
-        where = user_frame(e.__cause__) if args.verbose and "(at " not in str(e) else None
+        cause = e.__cause__ if args.verbose and "(at " not in str(e) else None
+        where = location(cause) if cause is not None else None  # the user's file:line, as every guard names it
         print(f"handgrad gradcheck: error: {e}" + (f" (at {where})" if where else ""), file=sys.stderr)
         if args.verbose and e.__cause__ is not None:
             traceback.print_exception(e.__cause__, file=sys.stderr)
         elif e.__cause__ is not None:
             print("handgrad gradcheck: (--verbose shows the traceback)", file=sys.stderr)
         return 1
-
-
-def user_frame(error) -> str | None:
-    """``file.py:line`` of the innermost frame of ``error``'s traceback that is the user's code (not handgrad,
-    not an installed library)."""
-    if error is None or error.__traceback__ is None:
-        return None
-    import handgrad
-
-    ours = str(Path(handgrad.__file__).resolve().parent)
-    libraries = tuple({sys.prefix, sys.base_prefix, sys.exec_prefix})
-    frames = [f for f in traceback.extract_tb(error.__traceback__)
-              if not str(Path(f.filename).resolve()).startswith(ours) and not f.filename.startswith(libraries)
-              and "site-packages" not in f.filename and not f.filename.startswith("<frozen")]
-    return f"{frames[-1].filename}:{frames[-1].lineno}" if frames else None
 
 
 def _run(args) -> int:

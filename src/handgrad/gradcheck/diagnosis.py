@@ -86,25 +86,29 @@ def diagnose_entries(parameter: str, term: str, analytic, numerical, batch: int)
                                     f"(best fit {k:.3g} x, residual too large): {_wrong_hint(kind, parameter)}")
 
 
+# What to fix, per term kind ("*": any other), with {parameter} the checked parameter's name.
+_MISSING_FIX = {
+    "activity": "add the penalty's gradient to the upstream gradient at the penalized layer's output and let the "
+                "backward pass carry it down to {parameter} (adding it to that layer's dW alone stops it there)",
+    "weight": "add the penalty's gradient (e.g. reg * {parameter} for 0.5 * reg * sum({parameter}**2)) to it",
+    "data": "the backward pass must carry the data loss's gradient down to {parameter}",
+    "*": "add the penalty's gradient where it enters and let the backward pass carry it down to {parameter}",
+}
+_PARTIAL_HINT = {
+    "activity": "e.g. what a penalized layer above sends down: its penalty's gradient must join the upstream "
+                "gradient there, not only that layer's dW, so that it reaches {parameter}",
+    "weight": "e.g. the penalty of one of several weights sharing {parameter}'s gradient, or one term of it",
+    "*": "e.g. one branch of the backward pass that does not reach {parameter} (a residual or skip connection, "
+         "overlapping windows whose gradients must be summed)",
+}
+
+
 def _missing_fix(kind: str, parameter: str) -> str:
-    if kind == "activity":
-        return (f"add the penalty's gradient to the upstream gradient at the penalized layer's output and let the "
-                f"backward pass carry it down to {parameter} (adding it to that layer's dW alone stops it there)")
-    if kind == "weight":
-        return f"add the penalty's gradient (e.g. reg * {parameter} for 0.5 * reg * sum({parameter}**2)) to it"
-    if kind == "data":
-        return f"the backward pass must carry the data loss's gradient down to {parameter}"
-    return f"add the penalty's gradient where it enters and let the backward pass carry it down to {parameter}"
+    return _MISSING_FIX.get(kind, _MISSING_FIX["*"]).format(parameter=parameter)
 
 
 def _partial_hint(kind: str, parameter: str) -> str:
-    if kind == "activity":
-        return (f"e.g. what a penalized layer above sends down: its penalty's gradient must join the upstream "
-                f"gradient there, not only that layer's dW, so that it reaches {parameter}")
-    if kind == "weight":
-        return f"e.g. the penalty of one of several weights sharing {parameter}'s gradient, or one term of it"
-    return (f"e.g. one branch of the backward pass that does not reach {parameter} (a residual or skip connection, "
-            f"overlapping windows whose gradients must be summed)")
+    return _PARTIAL_HINT.get(kind, _PARTIAL_HINT["*"]).format(parameter=parameter)
 
 
 def _wrong_hint(kind: str, parameter: str) -> str:

@@ -30,9 +30,10 @@ import numpy as np
 
 from handgrad.gradcheck.batch_probe import BatchScaling, doubled_batch, probe_term
 from handgrad.gradcheck.diagnosis import diagnose_entries, float32_diagnosis
-from handgrad.gradcheck.kinks import KINK, KINK_CAUSE, central_with_sides, classify, evaluate_sides
-from handgrad.gradcheck.numerical import noise_floor, relative_error, sample_indices, validate_options
+from handgrad.gradcheck.kinks import KINK_CAUSE
+from handgrad.gradcheck.numerical import noise_floor, validate_options
 from handgrad.gradcheck.report import Check, GradcheckReport
+from handgrad.gradcheck.tabulate import sampled_rows
 from handgrad.gradcheck.targets import UserCodeError, make_target
 
 RESERVED = ("data", "total")
@@ -337,31 +338,14 @@ class _Point:
         if terms:
             analytic["total"] = user.evaluate(x, y, dict(self.on))[1]
             floors.append(noise_floor(sum(abs(v) for v in values), eps))
-        center = self.evaluate()
-        rng = np.random.default_rng(seed)
+        arrays = {name: user.base[name] for name in user.names}
+        sampled = sampled_rows(arrays, analytic, labels, self.evaluate, floors, samples=samples, eps=eps, tol=tol,
+                               rng=np.random.default_rng(seed), total=terms, center=self.evaluate())
         rows = []
-        for name in user.names:
-            array = user.base[name]
-            largest = [int(np.argmax(np.abs(analytic[t][name]))) for t in labels]
-            indices = sample_indices(array.shape, samples, rng, must_include=largest)
-            numerical, plus, minus = central_with_sides(self.evaluate, array, indices, eps)  # (entries, settings)
-            if terms:
-                numerical = np.column_stack([numerical, numerical.sum(axis=1)])  # + total
-            a = np.array([[analytic[t][name][i] for t in labels] for i in indices])  # (entries, labels)
-            bad = ~((relative_error(a, numerical) <= tol) | (np.abs(a - numerical) <= np.array(floors)))
-            kink_pass, kink_seen = np.zeros(a.shape, bool), np.zeros(a.shape, bool)
-            for r in np.flatnonzero(bad.any(axis=1)):  # only failing entries cost the four extra evaluations
-                sides = evaluate_sides(self.evaluate, array, indices[r], eps, center, plus[r], minus[r])
-                for j, term in enumerate(labels):
-                    one = sides.sum() if term == "total" and terms else sides.column(j)
-                    verdict = classify(a[r, j], one, tol, floors[j])
-                    kink_seen[r, j], kink_pass[r, j] = verdict.kink, verdict.kind == KINK
-            for j, term in enumerate(labels):
-                check = Check.from_samples(name, term, indices, a[:, j], numerical[:, j], tol, floors[j],
-                                           kinks=kink_pass[:, j])
-                smooth = ~kink_seen[:, j] if (~kink_seen[:, j]).any() else np.ones(len(indices), bool)
-                informative = bool(np.max(np.abs(numerical[:, j])) > floors[j])
-                rows.append(_Row(check, a[smooth, j], numerical[smooth, j], informative))
+        for row in sampled:
+            smooth = ~row.kink_seen if (~row.kink_seen).any() else np.ones(len(row.kink_seen), bool)
+            informative = bool(np.max(np.abs(row.numerical)) > row.check.atol)
+            rows.append(_Row(row.check, row.analytic[smooth], row.numerical[smooth], informative))
         return rows, term_values
 
 

@@ -235,7 +235,7 @@ class Trainer:
                 val.pop("predictions")
                 row["val"] = val
             if monitor is not None:
-                row["monitor"] = monitor.epoch_report(train, layer_penalties)
+                row["monitor"] = monitor.epoch_report(train, layer_penalties).to_dict()
             self.epoch += 1
             self.history.append(row)
             improved = "val" in row and row["val"]["data"] < self.best_val_loss

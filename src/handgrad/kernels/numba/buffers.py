@@ -2,7 +2,8 @@
 
 Buffer rule: an array handgrad hands out is never written again while anything references it. Large outputs
 (``POOL_MIN_BYTES`` and up) come from a pool of recycled buffers (``empty``): a buffer is reused only when
-its reference count says that no array, view or cache refers to it any more, which a training loop
+its lease has ended: the array handed out is owned by a lease object that it and every array derived from
+it (views, reshapes, slices) hold, so the lease ends when the last of them is gone, which a training loop
 guarantees from one step to the next. Recycling spares the kernel from handing fresh pages out every step
 (glibc returns freed large blocks to the system; with them the reference network's step took ~1,400 page
 faults and ~5 ms of system time at batch 64); ``release_buffers()`` empties the pool. Private scratch
@@ -12,7 +13,6 @@ uses it and never escapes.
 from __future__ import annotations
 
 import math
-import sys
 import threading
 
 import numpy as np
@@ -35,48 +35,74 @@ def scratch(name: str, size: int, dtype) -> np.ndarray:
 POOL_MIN_BYTES = 1 << 18
 POOL_PER_SIZE = 4
 POOL_MAX_BYTES = 1 << 30
-_pool: dict[tuple, list] = {}
+
+
+class _Block:
+    """One pooled buffer (a 1-D array) and whether a lease on it is alive."""
+
+    __slots__ = ("array", "leased")
+
+    def __init__(self, array: np.ndarray):
+        self.array = array
+        self.leased = False
+
+
+class _Lease:
+    """The owner of the memory of one array handed out: that array, and every view, reshape or slice derived
+    from it, holds this object (NumPy's ``base`` chain ends at a non-array owner), so the lease ends only when
+    the last of them is gone. Its end frees the block for the next ``empty``.
+
+    Ending a lease is one attribute store, with no lock: it may run in any thread, at any point where the
+    interpreter drops a reference, also while ``empty`` holds the pool's lock."""
+
+    __slots__ = ("block", "__array_interface__")
+
+    def __init__(self, block: _Block, shape):
+        self.block = block
+        block.leased = True
+        self.__array_interface__ = {**block.array.__array_interface__, "shape": tuple(shape)}
+
+    def __del__(self):
+        self.block.leased = False
+
+
+_pool: dict[tuple, list[_Block]] = {}
 _pool_bytes = 0
 _pool_lock = threading.Lock()
-
-
-def _references(buffers: list, i: int) -> int:
-    """``sys.getrefcount`` of ``buffers[i]``, always measured by this one expression."""
-    return sys.getrefcount(buffers[i])
-
-
-# What ``_references`` reports for an array that nothing but its list refers to. The count includes the
-# interpreter's own temporary references, which differ between versions (CPython 3.14 skips some that 3.13
-# counted), so it is measured once, here, the same way the pool measures, instead of assumed to be 2.
-_FREE = _references([np.empty(1)], 0)
 
 
 def empty(shape, dtype) -> np.ndarray:
     """``np.empty(shape, dtype)``, C-contiguous, recycled from the pool when a free buffer of that size exists.
 
-    A pooled buffer is free when only the pool refers to it: its reference count is the calibrated ``_FREE``
-    (the pool's list entry plus the interpreter's temporaries). Every array handed out is a view of the pooled
-    buffer, and so is every array derived from it, so while any of them is alive the buffer is in use.
+    A pooled buffer is leased to the array returned (its owner is a ``_Lease``) and is free again only when
+    that array and everything derived from it are gone; the first free buffer of the size is reused.
     """
     global _pool_bytes
     dtype = np.dtype(dtype)
+    shape = tuple(int(n) for n in shape)
     size = math.prod(shape)
     if size * dtype.itemsize < POOL_MIN_BYTES:
         return np.empty(shape, dtype=dtype)
     with _pool_lock:
-        buffers = _pool.setdefault((size, dtype), [])
-        for i in range(len(buffers)):
-            if _references(buffers, i) <= _FREE:
-                return buffers[i].reshape(shape)
-        if len(buffers) >= POOL_PER_SIZE or _pool_bytes + size * dtype.itemsize > POOL_MAX_BYTES:
-            return np.empty(shape, dtype=dtype)
-        buffers.append(np.empty(size, dtype=dtype))
-        _pool_bytes += size * dtype.itemsize
-        return buffers[-1].reshape(shape)
+        blocks = _pool.setdefault((size, dtype), [])
+        block = next((b for b in blocks if not b.leased), None)
+        if block is None:
+            if len(blocks) >= POOL_PER_SIZE or _pool_bytes + size * dtype.itemsize > POOL_MAX_BYTES:
+                return np.empty(shape, dtype=dtype)
+            block = _Block(np.empty(size, dtype=dtype))
+            blocks.append(block)
+            _pool_bytes += size * dtype.itemsize
+        return np.asarray(_Lease(block, shape))
+
+
+def leased_buffers() -> int:
+    """How many pooled buffers are leased now (held by an array handed out or one derived from it)."""
+    with _pool_lock:
+        return sum(b.leased for blocks in _pool.values() for b in blocks)
 
 
 def release_buffers() -> None:
-    """Drop the pool's references: buffers no longer in use go back to the system."""
+    """Drop the pool: buffers no longer in use go back to the system (leased ones when their lease ends)."""
     global _pool_bytes
     with _pool_lock:
         _pool.clear()
