@@ -301,6 +301,7 @@ def main(argv=None):
     sys.path.insert(0, os.path.join(ROOT, "src"))
     import numpy as np
 
+    import handgrad
     from handgrad.kernels import backend
     arch = {s: throughput.architecture(SHAPES[s]) for s in args.inputs}
     peaks = [throughput.gemm_peak(arch[s], b) for s in args.inputs for b in args.batches]
@@ -311,8 +312,8 @@ def main(argv=None):
     peak, peak_shape = max(peaks)
     one, team = (max(b[i] for b in bandwidths) for i in (0, 1))
     bandwidth = max(one, team)
-    print(f"handgrad kernels: {backend.active_kernels()}; threads: {args.threads}; NumPy {np.__version__}; "
-          f"NumPy's BLAS: {throughput.describe_blas()}")
+    print(f"handgrad ({os.path.dirname(handgrad.__file__)}) kernels: {backend.active_kernels()}; threads: "
+          f"{args.threads}; NumPy {np.__version__}; NumPy's BLAS: {throughput.describe_blas()}")
     print(f"GEMM peak {peak:.0f} GFLOP/s ({peak_shape}, best of before and after); memory bandwidth "
           f"{bandwidth:.1f} GB/s ({args.copy_mib} MiB np.copyto, read + write: {one:.1f} on one thread, "
           f"{team:.1f} on the team)\n")
