@@ -22,8 +22,10 @@ Limits: each part's own lower bound on this machine, the larger of
 
 - compute: the FLOPs of its matrix products (the products its algorithm runs: im2col's ``2*M*K*N``,
   Winograd's ``handgrad.kernels.winograd_transforms.matmul_flops``; element-wise arithmetic is not counted) at
-  the float32 GEMM peak measured in this run (``np.matmul`` on the network's im2col product shapes, BLAS at
-  ``--threads`` threads: ``throughput.py``'s ``gemm_peak``, best of the measurements before and after);
+  the float32 GEMM peak measured in this run: ``np.matmul`` on the network's im2col product shapes, the best of
+  BLAS at ``--threads`` threads (``throughput.py``'s ``gemm_peak``) and of the way the kernels run products
+  (``team_gemm_peak``: the rows split over handgrad's team, single-threaded BLAS in each thread), measured
+  before and after the profiles;
 - memory: the bytes the operation must move (its input and output once; parameters, and their gradients in
   backward; what backward must read back: the input of Conv2D and Dense, the output of ELU, max pooling's
   argmax at 1 byte per output, dropout's mask at 1 byte per element; the optimizer reads parameter, gradient
@@ -81,6 +83,37 @@ def memory_bandwidth(nbytes: int = COPY_BYTES, repeats: int = 5) -> tuple[float,
         copy()  # touches the pages
         rates.append(2 * src.nbytes / min(throughput._timed(copy) for _ in range(repeats)) / 1e9)
     return rates[0], rates[1]
+
+
+def team_gemm_peak(arch, batch, repeats: int = 5) -> tuple[float, str]:
+    """``(GFLOP/s, name)``: as ``throughput.gemm_peak``, with the rows of each product split over handgrad's
+    team and BLAS single-threaded in each thread (how the kernels run their products)."""
+    import numpy as np
+
+    from handgrad.kernels import threads
+    rng = np.random.default_rng(0)
+    best = (0.0, "")
+    for name, M, K, N, _, _ in throughput.product_shapes(arch, batch):
+        if not name.startswith("conv2d"):
+            continue
+        a = rng.standard_normal((M, K), dtype=np.float32)
+        b = rng.standard_normal((K, N), dtype=np.float32)
+        out = np.empty((M, N), dtype=np.float32)
+
+        def product(a=a, b=b, out=out):
+            def task(lo, hi):
+                np.matmul(a[lo:hi], b, out=out[lo:hi])
+            threads.parallel_for(task, len(a), -(-len(a) // threads.num_threads()))
+
+        product()
+        t = min(throughput._timed(product) for _ in range(repeats))
+        best = max(best, (2 * M * K * N / t / 1e9, f"{name} ({M}x{K} @ {K}x{N}), team"))
+    return best
+
+
+def gemm_peaks(arch, batches) -> list:
+    """``[(GFLOP/s, name)]``: both ways of running the products (``throughput.gemm_peak``, ``team_gemm_peak``)."""
+    return [peak(arch, b) for b in batches for peak in (throughput.gemm_peak, team_gemm_peak)]
 
 
 # ---------------------------------------------------------------------------------------------- costs of the parts
@@ -304,10 +337,10 @@ def main(argv=None):
     import handgrad
     from handgrad.kernels import backend
     arch = {s: throughput.architecture(SHAPES[s]) for s in args.inputs}
-    peaks = [throughput.gemm_peak(arch[s], b) for s in args.inputs for b in args.batches]
+    peaks = [p for s in args.inputs for p in gemm_peaks(arch[s], args.batches)]
     bandwidths = [memory_bandwidth(args.copy_mib << 20)]
     results = [profile(s, b, m, args.repeats) for s in args.inputs for b in args.batches for m in args.modes]
-    peaks += [throughput.gemm_peak(arch[s], b) for s in args.inputs for b in args.batches]
+    peaks += [p for s in args.inputs for p in gemm_peaks(arch[s], args.batches)]
     bandwidths.append(memory_bandwidth(args.copy_mib << 20))
     peak, peak_shape = max(peaks)
     one, team = (max(b[i] for b in bandwidths) for i in (0, 1))
