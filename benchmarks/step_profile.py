@@ -1,7 +1,7 @@
 """Where the time goes: one training step and one inference batch of the reference network, part by part.
 
-    python benchmarks/profile.py                        # 1x28x28 and 3x32x32, batches 64 and 128
-    python benchmarks/profile.py --inputs 1x28x28 --batches 64 --modes train
+    python benchmarks/step_profile.py                        # 1x28x28 and 3x32x32, batches 64 and 128
+    python benchmarks/step_profile.py --inputs 1x28x28 --batches 64 --modes train
     make profile                                        # the same (or: make bench PROFILE=1)
 
 Network and recipe: ``handgrad train``'s defaults (``TrainConfig()``): the reference network with
@@ -34,6 +34,9 @@ Limits: each part's own lower bound on this machine, the larger of
 
 ``% limit = limit / measured``. A reshape (Flatten) and inference's dropout (the identity) need to move
 nothing: their limit is 0. Operands that stay in the caches can beat the memory limit (over 100 %).
+
+(Not ``profile.py``: a script's folder comes first on ``sys.path``, and a ``benchmarks/profile.py`` would hide the
+standard library's ``profile`` from ``throughput.py``, whose PyTorch imports ``cProfile``, which imports it.)
 """
 from __future__ import annotations
 

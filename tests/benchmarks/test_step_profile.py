@@ -1,4 +1,4 @@
-"""``benchmarks/profile.py`` runs its whole code path once on a tiny batch (no timing is asserted), and its cost
+"""``benchmarks/step_profile.py`` runs its whole code path once on a tiny batch (no timing is asserted), and its cost
 model counts the reference network's products and bytes as written out by hand."""
 import importlib.util
 import os
@@ -12,7 +12,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 @pytest.fixture
 def profile(monkeypatch):
     monkeypatch.setattr(sys, "path", list(sys.path))  # the script puts benchmarks/ on the path: undone after
-    spec = importlib.util.spec_from_file_location("benchmark_profile", os.path.join(ROOT, "benchmarks", "profile.py"))
+    path = os.path.join(ROOT, "benchmarks", "step_profile.py")
+    spec = importlib.util.spec_from_file_location("benchmark_step_profile", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     threads = []
@@ -65,3 +66,9 @@ def test_costs_of_the_reference_network(profile):
     assert profile.group_cost(steps["dropout"], N, f4, training=False, backward=False, input_grad=True) == (0, 0)
     assert profile.group_cost(steps["dropout"], N, f4, training=True, backward=False, input_grad=True) == \
         (0, 2 * N * 3136 * f4 + N * 3136)
+
+
+def test_no_benchmark_hides_a_standard_module():
+    # a script's folder comes first on sys.path: benchmarks/profile.py broke throughput.py (torch imports cProfile)
+    names = {name[:-3] for name in os.listdir(os.path.join(ROOT, "benchmarks")) if name.endswith(".py")}
+    assert not names & set(sys.stdlib_module_names)
