@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 # Extra flags for `handgrad train`, e.g. make train TRAIN_ARGS="--epochs 5".
 TRAIN_ARGS ?=
 
-.PHONY: train test test-cpus lint data install bench clean notebooks chromium
+.PHONY: train test test-cpus lint data install bench profile clean notebooks chromium
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -68,8 +68,18 @@ $(VENV)/.installed-lint: pyproject.toml | $(BIN)/python
 lint: $(VENV)/.installed-lint
 	$(BIN)/ruff check .
 
+# `make bench`: handgrad against PyTorch and onnxruntime (benchmarks/throughput.py); `make bench PROFILE=1` or
+# `make profile`: where the time of one step goes, part by part, against each part's limit
+# (benchmarks/step_profile.py).
+# Extra flags for the profile, e.g. make profile PROFILE_ARGS="--inputs 1x28x28 --batches 64".
+PROFILE ?=
+PROFILE_ARGS ?=
+
 bench: $(VENV)/.installed-test
-	$(BIN)/python benchmarks/throughput.py
+	$(if $(PROFILE),$(BIN)/python benchmarks/step_profile.py $(PROFILE_ARGS),$(BIN)/python benchmarks/throughput.py)
+
+profile: $(VENV)/.installed-test
+	$(BIN)/python benchmarks/step_profile.py $(PROFILE_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache src/*.egg-info build/notebooks

@@ -160,6 +160,10 @@ def test_dense_forward_and_backward(dtype, team, rng):
     for got, want in zip(fast.dense_backward(dz.T.copy().T, x, W), reference.dense_backward(dz, x, W)):
         np.testing.assert_allclose(got, want, **TOL[dtype])
     assert fast.dense_backward(dz, x, W, input_grad=False)[2] is None
+    # without a bias, and without an input gradient: each task's columns / rows alone (the split of the team)
+    np.testing.assert_allclose(fast.dense_forward(x, W, None), reference.dense_forward(x, W, None), **TOL[dtype])
+    for got, want in zip(fast.dense_backward(dz, x, W, input_grad=False)[:2], reference.dense_backward(dz, x, W)[:2]):
+        np.testing.assert_allclose(got, want, **TOL[dtype])
 
 
 # ---------------------------------------------------------------------------------------------- pooling

@@ -34,8 +34,11 @@ from handgrad.kernels.numba import ops as fast
 from handgrad.kernels.numba import winograd_loops6 as loops
 
 # Bytes of one chunk's transformed input and product (``P*T*(C + F)`` floats) per thread, at least one image.
-# As for im2col's columns (``fast.CHUNK_BYTES``): both must stay in cache between the transforms and products.
-CHUNK_BYTES = 2 << 20
+# As for im2col's columns (``fast.CHUNK_BYTES``): both must stay in cache between the transforms and products,
+# and beside them ``U`` (and in backward ``U^T`` and a chunk's ``dU``, ``P*C*F`` floats each: 0.5 MB for the
+# reference network's conv2). 1 MB chunks ran conv2's forward + backward 6-19 % faster than 2 MB on 2 cores with
+# 2 MB of L2 each (docs/kernel-measurements.md); im2col's chunk size made no difference there.
+CHUNK_BYTES = 1 << 20
 
 
 def _plan(N: int, C: int, F: int, g: ConvGeometry, itemsize: int):

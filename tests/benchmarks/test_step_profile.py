@@ -1,0 +1,74 @@
+"""``benchmarks/step_profile.py`` runs its whole code path once on a tiny batch (no timing is asserted), and its cost
+model counts the reference network's products and bytes as written out by hand."""
+import importlib.util
+import os
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+@pytest.fixture
+def profile(monkeypatch):
+    monkeypatch.setattr(sys, "path", list(sys.path))  # the script puts benchmarks/ on the path: undone after
+    path = os.path.join(ROOT, "benchmarks", "step_profile.py")
+    spec = importlib.util.spec_from_file_location("benchmark_step_profile", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    threads = []
+    monkeypatch.setattr(module.throughput, "set_threads", threads.append)  # keeps this process's environment
+    module.thread_calls = threads
+    return module
+
+
+def test_main_prints_every_part_of_both_modes(profile, capsys):
+    profile.main(["--inputs", "1x28x28", "--batches", "2", "--repeats", "1", "--copy-mib", "1"])
+    out = capsys.readouterr().out
+    assert profile.thread_calls == [2]
+    model, _, _ = profile.default_recipe((1, 28, 28))
+    for name, _, _, _ in profile.step_names(model):
+        assert out.count(f"{name} forward ") == 2  # training step and inference batch
+        assert out.count(f"{name} backward ") == 1
+    for line in ("optimizer step", "loss (softmax cross-entropy)", "sum of parts", "whole step, no timers"):
+        assert line in out
+    assert out.count("\nPython/other ") == 2
+    assert "elu+max_pool2d forward" in out or "elu forward" in out  # fused by the numba set, alone by NumPy's
+
+
+def test_parts_add_up_to_the_timed_step(profile):
+    result = profile.profile("1x28x28", 2, "train", repeats=2, warmup=1)
+    names = [name for name, *_ in result["parts"]]
+    assert len(names) == len(set(names))
+    assert all(seconds >= 0 or name == "Python/other" for name, seconds, _, _ in result["parts"])
+    assert result["whole"] > 0
+    text = profile.table(result, peak=100.0, bandwidth=10.0)
+    assert "sum of parts / whole" in text
+
+
+def test_costs_of_the_reference_network(profile):
+    model, optimizer, _ = profile.default_recipe((1, 28, 28))
+    steps = {name.split(" ")[0]: model.layers[lo:hi] for name, lo, hi, _ in profile.step_names(model)}
+    N, f4 = 8, 4
+    # Dense(4096 -> 256): x @ W forward; dW and dx backward; reads x back for dW
+    flops, nbytes = profile.group_cost(steps["dense"], N, f4, training=True, backward=False, input_grad=True)
+    assert flops == 2 * N * 3136 * 256
+    assert nbytes == N * 3136 * f4 + N * 256 * f4 + (3136 * 256 + 256) * f4
+    flops, nbytes = profile.group_cost(steps["dense"], N, f4, training=True, backward=True, input_grad=True)
+    assert flops == 2 * 2 * N * 3136 * 256
+    assert nbytes == N * 256 * f4 + 2 * N * 3136 * f4 + 2 * (3136 * 256 + 256) * f4
+    # the first convolution (im2col, 1 -> 32 channels, 5x5 on 28x28): no input gradient
+    conv = next(v for k, v in steps.items() if k.startswith("conv2d") and v[0].input_shape[0] == 1)
+    flops, _ = profile.group_cost(conv, N, f4, training=True, backward=True, input_grad=False)
+    assert flops == 2 * N * 28 * 28 * 25 * 32
+    # Flatten and inference's dropout move nothing; training's dropout writes a one-byte mask
+    assert profile.group_cost(steps["flatten"], N, f4, training=True, backward=False, input_grad=True) == (0, 0)
+    assert profile.group_cost(steps["dropout"], N, f4, training=False, backward=False, input_grad=True) == (0, 0)
+    assert profile.group_cost(steps["dropout"], N, f4, training=True, backward=False, input_grad=True) == \
+        (0, 2 * N * 3136 * f4 + N * 3136)
+
+
+def test_no_benchmark_hides_a_standard_module():
+    # a script's folder comes first on sys.path: benchmarks/profile.py broke throughput.py (torch imports cProfile)
+    names = {name[:-3] for name in os.listdir(os.path.join(ROOT, "benchmarks")) if name.endswith(".py")}
+    assert not names & set(sys.stdlib_module_names)
