@@ -307,3 +307,55 @@ def test_pool_recycles_a_buffer_only_when_nothing_refers_to_it():
     assert d.flags.c_contiguous and d.shape == shape and d.dtype == np.float32
     small = buffers.empty((3, 4), np.float64)
     assert small.base is None  # small arrays are plain allocations
+
+
+# ---------------------------------------------------------------------------------------------- batch norm
+BATCH_NORM_SHAPES = [(5, 7, 3, 4), (2, 33, 5, 3), (9, 20), (4, 1)]  # channels within, across and past blocks
+
+
+@pytest.mark.parametrize("shape", BATCH_NORM_SHAPES)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("batch_statistics", [True, False], ids=["training", "inference"])
+def test_batch_norm_forward_and_backward(shape, dtype, batch_statistics, team, rng):
+    from handgrad.kernels.numba import batch_norm as fast_bn
+    from handgrad.kernels.numpy import batch_norm as reference_bn
+    C = shape[1]
+    x = (3 + 2 * rng.standard_normal(shape)).astype(dtype)  # a mean far from 0: the shifted sums matter
+    gamma, beta = rng.standard_normal((2, C)).astype(dtype)
+    statistics = None if batch_statistics else (rng.standard_normal(C).astype(dtype),
+                                                (0.5 + rng.random(C)).astype(dtype))
+    dy = rng.standard_normal(shape).astype(dtype)
+    expected = reference_bn.batch_norm_forward(x, gamma, beta, 1e-3, statistics)
+    dexpected = reference_bn.batch_norm_backward(dy, expected[3], gamma)
+    inputs = layouts(x) if x.ndim == 4 else {"rows": x}
+    for name, v in inputs.items():
+        got = fast_bn.batch_norm_forward(v, gamma, beta, 1e-3, statistics)
+        for a, b in zip(got[:3], expected[:3]):
+            assert a.shape == b.shape and a.dtype == b.dtype
+            np.testing.assert_allclose(a, b, **TOL[dtype], err_msg=name)
+        for dy_name, g in (layouts(dy) if dy.ndim == 4 else {"rows": dy}).items():
+            dgot = fast_bn.batch_norm_backward(g, got[3], gamma)
+            for a, b, what in zip(dgot, dexpected, ("dgamma", "dbeta", "dx")):
+                assert a.shape == b.shape and a.dtype == b.dtype
+                np.testing.assert_allclose(a, b, **TOL[dtype], err_msg=f"{what}: x {name}, dy {dy_name}")
+        dgamma, dbeta, dx = fast_bn.batch_norm_backward(dy, got[3], gamma, input_grad=False)
+        assert dx is None
+        np.testing.assert_allclose(dgamma, dexpected[0], **TOL[dtype])
+
+
+def test_batch_norm_is_bitwise_the_same_for_any_number_of_threads(rng, monkeypatch):
+    """Each channel's sums are taken by one task, in row order: no partial sums whose order a team changes."""
+    from handgrad.kernels.numba import batch_norm as fast_bn
+    x = rng.standard_normal((16, 40, 9, 9)).astype(np.float32)
+    dy = rng.standard_normal(x.shape).astype(np.float32)
+    gamma, beta = rng.standard_normal((2, 40)).astype(np.float32)
+    monkeypatch.setattr(fast, "MIN_TASK_ELEMENTS", 1)
+    results, before = [], threads.num_threads()
+    for n in (1, 2, 3):
+        threads.set_num_threads(n)
+        y, mean, var, cache = fast_bn.batch_norm_forward(x, gamma, beta, 1e-3)
+        results.append((y.copy(), mean, var, *fast_bn.batch_norm_backward(dy, cache, gamma)))
+    threads.set_num_threads(before)
+    for other in results[1:]:
+        for a, b in zip(results[0], other):
+            np.testing.assert_array_equal(a, b)

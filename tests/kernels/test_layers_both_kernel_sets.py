@@ -31,6 +31,8 @@ LAYERS = [
     lambda: hg.MaxPool2D(3, stride=2),
     lambda: hg.ELU(alpha=0.5),
     lambda: hg.Dense(7, activation="elu"),
+    lambda: hg.BatchNorm2D(momentum=0.9),
+    lambda: hg.BatchNorm1D(epsilon=1e-2),
 ]
 
 
@@ -39,7 +41,7 @@ LAYERS = [
 @pytest.mark.parametrize("channels", [2, 9])  # below and above fast.FEW_CHANNELS
 def test_standalone_layer_same_with_both_kernel_sets(make, dtype, channels, rng):
     layer = make()
-    shape = (3, 20) if isinstance(layer, hg.Dense) else (3, channels, 9, 7)
+    shape = (3, 20) if isinstance(layer, (hg.Dense, hg.BatchNorm1D)) else (3, channels, 9, 7)
     x = rng.standard_normal(shape).astype(dtype)
     x_before = x.copy()
     dy = {}

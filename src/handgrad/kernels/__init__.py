@@ -1,7 +1,8 @@
 """Array kernels behind the layers, in two kernel sets of the same interface (``backend.active()`` chooses).
 
 - ``numpy/``: the NumPy kernels (vectorized, obviously correct): im2col convolution, dense, pooling, ELU
-  (``ops``), Winograd convolution (``winograd``), standardization (``normalization``), optimizer updates
+  (``ops``), Winograd convolution (``winograd``), standardization (``normalization``), batch
+  normalization (``batch_norm``), optimizer updates
   (``optim``); checked against the explicit loops of ``conv_reference``;
 - ``numba/``: the same interface on numba loops run by the thread team, with recycled output buffers and
   per-thread scratch (``buffers``), channels-last layouts (``layout``), fused optimizer updates (``optim``) and
@@ -21,7 +22,7 @@ INTERFACE = (
     "dense_forward", "dense_backward",
     "max_pool_forward", "max_pool_backward", "avg_pool_forward", "avg_pool_backward",
     "elu_forward", "elu_backward",
-    "standardize", "standardize_backward",
+    "standardize", "standardize_backward", "batch_norm_forward", "batch_norm_backward",
     "fusion_plan",
     "sgd_update", "momentum_update", "rmsprop_update", "adam_update",
 )

@@ -7,6 +7,7 @@ import numpy as np
 
 from handgrad._validation import ShapeError, check_number
 from handgrad.errors import ArgumentError
+from handgrad.kernels import backend
 from handgrad.layers.base import Layer
 
 
@@ -32,7 +33,8 @@ class _BatchNorm(Layer):
 
     Inference: the same with ``moving_mean``, ``moving_variance`` in place of ``mu``, ``var`` (no update).
 
-    Backward, with ``s = 1 / sqrt(var + epsilon)`` and sums over the ``M`` values of a channel::
+    Backward (the kernels' ``batch_norm_backward``), with ``s = 1 / sqrt(var + epsilon)`` and sums over the
+    ``M`` values of a channel::
 
         dbeta = sum(dy)        dgamma = sum(dy * xhat)
         training:  dx = gamma * s / M * (M * dy - dbeta - xhat * dgamma)   (mu and var depend on x)
@@ -69,41 +71,24 @@ class _BatchNorm(Layer):
         self.state = {"moving_mean": np.zeros(C, self.dtype), "moving_variance": np.ones(C, self.dtype)}
         return input_shape
 
-    def _channel(self, v):
-        """``(C,)`` -> broadcastable against ``(N, C, ...)``."""
-        return v.reshape((1, -1) + (1,) * (self.NDIM - 1))
-
     def _forward(self, x, training):
-        axes = (0, *self.AXES)
+        kernels = backend.active()  # chosen per call; backward uses the same set
+        statistics = None if training else (self.state["moving_mean"], self.state["moving_variance"])
+        y, mean, var, cache = kernels.batch_norm_forward(x, self.params["gamma"], self.params["beta"],
+                                                         self.epsilon, statistics)
         if training:
-            mean = x.mean(axis=axes)  # (C,)
-            centered = x - self._channel(mean)
-            var = np.mean(centered * centered, axis=axes)  # (C,), biased: the variance that normalizes
             m = x.dtype.type(self.momentum)
             for key, batch in (("moving_mean", mean), ("moving_variance", var)):
                 moving = self.state[key]
                 moving[...] = m * moving + (1 - m) * batch  # in place: the model hands out these arrays
-        else:
-            mean, var = self.state["moving_mean"], self.state["moving_variance"]
-            centered = x - self._channel(mean)
-        inv_std = 1 / np.sqrt(var + x.dtype.type(self.epsilon))  # (C,)
-        xhat = centered * self._channel(inv_std)
-        self._cache = (xhat, inv_std, training)
-        return xhat * self._channel(self.params["gamma"]) + self._channel(self.params["beta"])
+        self._cache = (kernels.batch_norm_backward, cache)
+        return y
 
     def _backward(self, dy, input_grad):
-        xhat, inv_std, training = self._cache
-        axes = (0, *self.AXES)
-        dbeta = dy.sum(axis=axes)  # (C,)
-        dgamma = np.sum(dy * xhat, axis=axes)  # (C,)
+        backward, cache = self._cache
+        dgamma, dbeta, dx = backward(dy, cache, self.params["gamma"], input_grad)
         self.grads["gamma"], self.grads["beta"] = dgamma, dbeta
-        if not input_grad:
-            return None
-        scale = self._channel(self.params["gamma"] * inv_std)
-        if not training:
-            return dy * scale
-        M = dy.dtype.type(dy.size // dbeta.size)  # values per channel
-        return scale / M * (M * dy - self._channel(dbeta) - xhat * self._channel(dgamma))
+        return dx
 
     # Export: ONNX's inference ``BatchNormalization`` (scale, bias, mean, var, epsilon) and PyTorch's
     # ``nn.BatchNorm1d`` / ``nn.BatchNorm2d`` with ``weight``, ``bias``, ``running_mean``, ``running_var``,

@@ -10,6 +10,7 @@ the optimizer updates; ``tests/kernels``, ``tests/optim/test_fused_updates.py``)
   ``winograd_loops8`` (8x8 tiles, 5x5 kernels); "auto" takes it from ``AUTO_MIN_CHANNELS`` input channels
   (``handgrad.kernels.conv_algorithm``);
 - ``optim``: each optimizer update as one fused pass (the NumPy set's for arrays it does not suit);
+- ``batch_norm``: batch normalization as two passes per direction over blocks of channels;
 - ``fusion``: the rules of ``fusion_plan`` (an unregularized ELU before a max pooling runs as one step);
 - average pooling and the standardization of LayerNorm and GroupNorm are the NumPy set's.
 """
@@ -19,6 +20,7 @@ from handgrad.kernels import INTERFACE
 from handgrad.kernels import conv_algorithm as _algorithm
 from handgrad.kernels import fusion as _fusion
 from handgrad.kernels.numba import fusion, ops, winograd
+from handgrad.kernels.numba.batch_norm import batch_norm_backward, batch_norm_forward
 from handgrad.kernels.numba.ops import (
     dense_backward,
     dense_forward,

@@ -9,7 +9,8 @@ layers, the optimizers and ``Sequential`` call nothing else, see ``docs/architec
   (dW, db, dx)``; here im2col (``ops``) and Winograd (``winograd``), whose "auto" is im2col;
 - ``dense_forward``/``dense_backward``, ``max_pool_forward``/``max_pool_backward``,
   ``avg_pool_forward``/``avg_pool_backward``, ``elu_forward``/``elu_backward`` (``ops``),
-  ``standardize``/``standardize_backward`` (``normalization``);
+  ``standardize``/``standardize_backward`` (``normalization``), ``batch_norm_forward``/``batch_norm_backward``
+  (``batch_norm``);
 - ``fusion_plan(layers)``: the steps ``Sequential`` runs (here every layer alone);
 - the optimizer updates ``sgd_update``, ``momentum_update``, ``rmsprop_update``, ``adam_update`` (``optim``).
 
@@ -20,6 +21,7 @@ from __future__ import annotations
 from handgrad.kernels import INTERFACE
 from handgrad.kernels import conv_algorithm as _algorithm
 from handgrad.kernels.numpy import ops, winograd
+from handgrad.kernels.numpy.batch_norm import batch_norm_backward, batch_norm_forward
 from handgrad.kernels.numpy.normalization import standardize, standardize_backward
 from handgrad.kernels.numpy.ops import (
     avg_pool_backward,
