@@ -3,10 +3,12 @@
     python benchmarks/step_profile.py                        # 1x28x28 and 3x32x32, batches 64 and 128
     python benchmarks/step_profile.py --inputs 1x28x28 --batches 64 --modes train
     make profile                                        # the same (or: make bench PROFILE=1)
+    python benchmarks/step_profile.py --batchnorm --dropout 0.1  # the network of the README's BatchNorm recipe
 
 Network and recipe: ``handgrad train``'s defaults (``TrainConfig()``): the reference network with
 ``Dropout(0.5)`` before each Dense layer, AdamW (lr 1e-3, weight decay 0.05 on the kernels), float32, the
-active kernel set (numba unless ``HANDGRAD_KERNELS`` says otherwise). A training step is what the trainer runs,
+active kernel set (numba unless ``HANDGRAD_KERNELS`` says otherwise); ``--batchnorm`` and ``--dropout R``
+change the network as ``handgrad train``'s flags do. A training step is what the trainer runs,
 ``model.forward_backward(x, y, training=True)`` then ``optimizer.step(params, model.gradients())``; an inference
 batch is ``model.forward(x)``. Threads: ``--threads`` (default 2) for handgrad's team (``HANDGRAD_NUM_THREADS``),
 NumPy's BLAS and numba, set before they load, as ``throughput.py`` does (``set_threads``).
@@ -57,12 +59,13 @@ COPY_BYTES = 256 << 20  # the bandwidth copy: far beyond the caches
 
 
 # ---------------------------------------------------------------------------------------------- model and recipe
-def default_recipe(shape, steps_per_epoch: int = 1000):
-    """``(model, optimizer, config)``: ``handgrad train``'s default network and optimizer for ``shape``."""
+def default_recipe(shape, steps_per_epoch: int = 1000, **fields):
+    """``(model, optimizer, config)``: ``handgrad train``'s default network and optimizer for ``shape``, with the
+    ``TrainConfig`` ``fields`` given (``batchnorm=True``, ``dropout=0.1``: the README's BatchNorm recipe)."""
     sys.path.insert(0, os.path.join(ROOT, "src"))
     from handgrad.config import TrainConfig
     from handgrad.training.run import build_optimizer
-    config = TrainConfig()
+    config = TrainConfig(**fields)
     model = config.build_model(shape, 10)
     return model, build_optimizer(config, steps_per_epoch, model), config
 
@@ -167,8 +170,8 @@ def group_cost(layers, N: int, itemsize: int, training: bool, backward: bool, in
             extra += N * _size(layer.output_shape)  # int8 argmax
         elif kind == "Dropout" and training:
             extra += N * _size(layer.input_shape)  # the mask, one byte per element
-        elif backward and kind in ("Conv2D", "Dense"):
-            extra += N * _size(layer.input_shape) * itemsize  # the input, for dW
+        elif backward and kind in ("Conv2D", "Dense", "BatchNorm2D", "BatchNorm1D"):
+            extra += N * _size(layer.input_shape) * itemsize  # the input, for dW (BatchNorm: for xhat)
         elif backward and kind == "ELU":
             extra += n_out  # ELU's output, as the group caches it
     if not backward:
@@ -242,11 +245,12 @@ def instrumented(model, optimizer, timers: Timers):
 
 
 # ---------------------------------------------------------------------------------------------- one profile
-def profile(shape_name: str, batch: int, mode: str, repeats: int, warmup: int = 3) -> dict:
+def profile(shape_name: str, batch: int, mode: str, repeats: int, warmup: int = 3, **fields) -> dict:
     """Time ``repeats`` training steps (``mode="train"``) or inference batches (``"infer"``), with and without
-    the timers, interleaved. Returns the parts' medians, costs and the whole step's median."""
+    the timers, interleaved. Returns the parts' medians, costs and the whole step's median. ``fields``: of the
+    recipe's ``TrainConfig`` (``default_recipe``)."""
     import numpy as np
-    model, optimizer, config = default_recipe(SHAPES[shape_name])
+    model, optimizer, config = default_recipe(SHAPES[shape_name], **fields)
     rng = np.random.default_rng(1)
     x = rng.standard_normal((batch, *SHAPES[shape_name]), dtype=np.float32)
     y = rng.integers(0, 10, batch)
@@ -290,13 +294,15 @@ def profile(shape_name: str, batch: int, mode: str, repeats: int, warmup: int = 
     if set(timers.laps) != {name for name, _, _ in rows}:
         raise RuntimeError(f"profile: timed parts without a row: {sorted(set(timers.laps) - {r[0] for r in rows})}")
     return {"input": shape_name, "batch": batch, "mode": mode, "parts": parts, "whole": statistics.median(whole),
-            "optimizer": type(optimizer).__name__, "dropout": config.dropout, "repeats": repeats}
+            "optimizer": type(optimizer).__name__, "dropout": config.dropout, "batchnorm": config.batchnorm,
+            "repeats": repeats}
 
 
 # ---------------------------------------------------------------------------------------------- report
 def table(result: dict, peak: float, bandwidth: float) -> str:
     """The parts of one profile with their limits; ``peak`` in GFLOP/s, ``bandwidth`` in GB/s."""
-    what = (f"training step ({result['optimizer']}, dropout {result['dropout']})" if result["mode"] == "train"
+    network = f"dropout {result['dropout']}" + (", BatchNorm" if result.get("batchnorm") else "")
+    what = (f"training step ({result['optimizer']}, {network})" if result["mode"] == "train"
             else "inference batch")
     lines = [f"{result['input']}, batch {result['batch']}, {what}: medians of {result['repeats']}",
              f"{'part':44} {'ms':>7} {'share':>6} {'GFLOP':>7} {'MB':>7} {'limit ms':>8} {'% limit':>7}  bound"]
@@ -332,7 +338,12 @@ def main(argv=None):
     parser.add_argument("--modes", nargs="+", default=["train", "infer"], choices=["train", "infer"])
     parser.add_argument("--repeats", type=int, default=30, help="timed steps per part, and as many untimed (30)")
     parser.add_argument("--copy-mib", type=int, default=COPY_BYTES >> 20, help="size of the bandwidth copy (256)")
+    parser.add_argument("--batchnorm", action="store_true", help="the network of handgrad train --batchnorm")
+    parser.add_argument("--dropout", type=float, default=None, help="handgrad train's --dropout (its default)")
     args = parser.parse_args(argv)
+    fields = {"batchnorm": True} if args.batchnorm else {}
+    if args.dropout is not None:
+        fields["dropout"] = args.dropout
     throughput.set_threads(args.threads)
     sys.path.insert(0, os.path.join(ROOT, "src"))
     import numpy as np
@@ -342,7 +353,7 @@ def main(argv=None):
     arch = {s: throughput.architecture(SHAPES[s]) for s in args.inputs}
     peaks = [p for s in args.inputs for p in gemm_peaks(arch[s], args.batches)]
     bandwidths = [memory_bandwidth(args.copy_mib << 20)]
-    results = [profile(s, b, m, args.repeats) for s in args.inputs for b in args.batches for m in args.modes]
+    results = [profile(s, b, m, args.repeats, **fields) for s in args.inputs for b in args.batches for m in args.modes]
     peaks += [p for s in args.inputs for p in gemm_peaks(arch[s], args.batches)]
     bandwidths.append(memory_bandwidth(args.copy_mib << 20))
     peak, peak_shape = max(peaks)

@@ -72,3 +72,12 @@ def test_no_benchmark_hides_a_standard_module():
     # a script's folder comes first on sys.path: benchmarks/profile.py broke throughput.py (torch imports cProfile)
     names = {name[:-3] for name in os.listdir(os.path.join(ROOT, "benchmarks")) if name.endswith(".py")}
     assert not names & set(sys.stdlib_module_names)
+
+
+def test_the_batchnorm_network_is_profiled_with_its_normalization_layers(profile, capsys):
+    profile.main(["--inputs", "1x28x28", "--batches", "2", "--repeats", "1", "--copy-mib", "1", "--modes", "train",
+                  "--batchnorm", "--dropout", "0.1"])
+    out = capsys.readouterr().out
+    assert "dropout 0.1, BatchNorm" in out
+    for name in ("batch_norm2d forward", "batch_norm2d backward", "batch_norm1d forward", "batch_norm1d backward"):
+        assert name in out
