@@ -3,8 +3,7 @@
 - ``load(name, split)``: ``(x, y)``, float32 NCHW in [0, 1] and int64 labels; finds the files (or
   downloads and verifies them), reads IDX / CIFAR batches without ``pickle.load``.
 - ``prepare(name)``: train / validation / test, normalized with training statistics -> ``DataSplits``.
-- ``minibatches(x, y, batch_size, rng)``: seeded shuffling, optional ``augment``; ``prefetch.prefetched``
-  makes them in a background thread (the trainer's loop).
+- ``minibatches(x, y, batch_size, rng)``: seeded shuffling, optional ``augment``.
 - ``RandomCrop``, ``RandomHorizontalFlip``, ``RandomCropFlip``, ``RandomErasing``: augmentations
   ``augment(xb, rng)``; ``Compose`` chains them.
 - ``python -m handgrad.datasets fetch NAME``: make sure the files are on disk.

@@ -10,7 +10,6 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from handgrad.datasets import minibatches
-from handgrad.datasets.prefetch import prefetched
 from handgrad.errors import RunFileError
 from handgrad.losses import log_softmax, softmax_cross_entropy
 from handgrad.sequential import Sequential
@@ -178,38 +177,34 @@ class Trainer:
         start = time.perf_counter()
         bar = tqdm(total=len(x), unit="img", desc=f"epoch {self.epoch + 1}", leave=False, disable=not self.progress,
                    dynamic_ncols=True)
-        # The next batches are made in a background thread (the same batches, in the same order): see
-        # handgrad.datasets.prefetch. closing(): a diverged step stops that thread before the error leaves.
-        batches = minibatches(x, y, self.batch_size, rng=rng, augment=self.augment)
-        with contextlib.closing(prefetched(batches)) as batches:
-            for step, (xb, yb) in enumerate(batches, 1):
-                terms, logits = self.model.forward_backward(xb, yb, training=True, label_smoothing=self.label_smoothing)
-                for name in ("data", "weight", "activity"):
-                    value = getattr(terms, name)
-                    if not math.isfinite(value):
-                        bar.close()
-                        raise self._diverged(f"the {name} loss term", value, step)
-                grads = self.model.gradients()
-                for key, g in grads.items():
-                    if not np.isfinite(g).all():
-                        bar.close()
-                        raise self._diverged(f"the gradient of {key}", "not finite", step)
-                for name, pair in terms.by_layer.items():
-                    layer_sums[name] = layer_sums.get(name, 0.0) + np.asarray(pair) * len(xb)
-                lr = self.optimizer.current_lr()  # recorded: the history shows the epoch's last learning rate
-                self.optimizer.step(params, grads)
-                if self.ema is not None:
-                    self.ema.update(params)
-                n = len(xb)
-                seen += n
-                for name, value in terms.as_dict().items():
-                    sums[name] += value * n
-                sums["correct"] += int(np.sum(logits.argmax(axis=1) == yb))
-                bar.update(n)
-                if step % 10 == 0 or seen == len(x):
-                    bar.set_postfix_str(f"loss {sums['total'] / seen:.4f} (data {sums['data'] / seen:.4f} "
-                                        f"weight {sums['weight'] / seen:.4f} act {sums['activity'] / seen:.4f}) "
-                                        f"acc {sums['correct'] / seen:.3f}", refresh=False)
+        for step, (xb, yb) in enumerate(minibatches(x, y, self.batch_size, rng=rng, augment=self.augment), 1):
+            terms, logits = self.model.forward_backward(xb, yb, training=True, label_smoothing=self.label_smoothing)
+            for name in ("data", "weight", "activity"):
+                value = getattr(terms, name)
+                if not math.isfinite(value):
+                    bar.close()
+                    raise self._diverged(f"the {name} loss term", value, step)
+            grads = self.model.gradients()
+            for key, g in grads.items():
+                if not np.isfinite(g).all():
+                    bar.close()
+                    raise self._diverged(f"the gradient of {key}", "not finite", step)
+            for name, pair in terms.by_layer.items():
+                layer_sums[name] = layer_sums.get(name, 0.0) + np.asarray(pair) * len(xb)
+            lr = self.optimizer.current_lr()  # recorded: the history shows the epoch's last learning rate
+            self.optimizer.step(params, grads)
+            if self.ema is not None:
+                self.ema.update(params)
+            n = len(xb)
+            seen += n
+            for name, value in terms.as_dict().items():
+                sums[name] += value * n
+            sums["correct"] += int(np.sum(logits.argmax(axis=1) == yb))
+            bar.update(n)
+            if step % 10 == 0 or seen == len(x):
+                bar.set_postfix_str(f"loss {sums['total'] / seen:.4f} (data {sums['data'] / seen:.4f} "
+                                    f"weight {sums['weight'] / seen:.4f} act {sums['activity'] / seen:.4f}) "
+                                    f"acc {sums['correct'] / seen:.3f}", refresh=False)
         bar.close()
         seconds = time.perf_counter() - start
         means = {k: v / seen for k, v in sums.items() if k != "correct"}
