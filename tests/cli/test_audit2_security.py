@@ -180,8 +180,11 @@ def test_3_a_real_ctrl_c_during_user_code_is_still_an_interrupt(tmp_path, data_d
                     f"    open({str(block)!r}).read()\n")
     argv = ["train", *TINY, "--data-dir", data_dir, "--out-dir", tmp_path / "out", "--name", "r",
             "--model", f"{file}:net"]
+    # SIGINT at its default in the child, as in a terminal: a shell's background job (`make test &`, nohup) inherits
+    # it ignored, and a process that ignores Ctrl-C cannot be interrupted by it (nor can this test then pass).
     proc = subprocess.Popen([sys.executable, "-m", "handgrad", *map(str, argv)], env=process_env(tmp_path),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         with open(ready):  # returns once the user's function has opened it: it runs now, blocked on `block`
             pass
