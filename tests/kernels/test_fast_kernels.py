@@ -316,9 +316,12 @@ BATCH_NORM_SHAPES = [(5, 7, 3, 4), (2, 33, 5, 3), (9, 20), (4, 1)]  # channels w
 @pytest.mark.parametrize("shape", BATCH_NORM_SHAPES)
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("batch_statistics", [True, False], ids=["training", "inference"])
-def test_batch_norm_forward_and_backward(shape, dtype, batch_statistics, team, rng):
+@pytest.mark.parametrize("chunk_bytes", [None, 1], ids=["one-chunk", "row-chunks"])
+def test_batch_norm_forward_and_backward(shape, dtype, batch_statistics, chunk_bytes, team, rng, monkeypatch):
     from handgrad.kernels.numba import batch_norm as fast_bn
     from handgrad.kernels.numpy import batch_norm as reference_bn
+    if chunk_bytes is not None:  # one row per chunk: the chunks' sums and their addition in chunk order
+        monkeypatch.setattr(fast_bn, "CHUNK_BYTES", chunk_bytes)
     C = shape[1]
     x = (3 + 2 * rng.standard_normal(shape)).astype(dtype)  # a mean far from 0: the shifted sums matter
     gamma, beta = rng.standard_normal((2, C)).astype(dtype)
@@ -344,8 +347,9 @@ def test_batch_norm_forward_and_backward(shape, dtype, batch_statistics, team, r
 
 
 def test_batch_norm_is_bitwise_the_same_for_any_number_of_threads(rng, monkeypatch):
-    """Each channel's sums are taken by one task, in row order: no partial sums whose order a team changes."""
+    """The sums are taken per chunk of rows and added in chunk order: no order that a team changes."""
     from handgrad.kernels.numba import batch_norm as fast_bn
+    monkeypatch.setattr(fast_bn, "CHUNK_BYTES", 40 * 4 * 7)  # 7 rows per chunk: 186 chunks, some to each thread
     x = rng.standard_normal((16, 40, 9, 9)).astype(np.float32)
     dy = rng.standard_normal(x.shape).astype(np.float32)
     gamma, beta = rng.standard_normal((2, 40)).astype(np.float32)
