@@ -240,11 +240,12 @@ class Sequential:
         """Logits ``(N, K)`` for a batch ``x`` of shape ``(N, *input_shape)``."""
         x = self._check_input(x)
         self._outputs = {}
-        for _lo, hi, step in self._plan():  # layers run one by one, or in fused steps (the kernel set's plan)
-            x = step.forward(x, training, check_finite=False)  # the input is checked above, the rest by the caller
-            layer = self.layers[hi - 1]
-            if layer.activity_regularizer is not None:
-                self._outputs[layer.name] = x  # y, kept for R(y) and R'(y) (layers never modify inputs in place)
+        with backend.active().pass_scope():  # the kernel set's settings for a whole pass (its BLAS threads)
+            for _lo, hi, step in self._plan():  # layers run one by one, or in fused steps (the kernel set's plan)
+                x = step.forward(x, training, check_finite=False)  # input checked above, the rest by the caller
+                layer = self.layers[hi - 1]
+                if layer.activity_regularizer is not None:
+                    self._outputs[layer.name] = x  # y, kept for R(y) and R'(y) (layers never modify inputs)
         return x
 
     def activations(self, x, names=None) -> dict[str, np.ndarray]:
@@ -282,14 +283,15 @@ class Sequential:
         layer's kernel/bias gradients. Returns dL/dx when ``input_grad`` is True, else ``None``.
         """
         d = dlogits
-        for lo, hi, step in reversed(self._steps):
-            layer = self.layers[hi - 1]
-            if activity_penalty and layer.name in self._outputs:
-                d = d + layer.activity_grad(self._outputs[layer.name])
-            d = step.backward(d, input_grad=input_grad or lo > 0, check_finite=False)
-            if weight_penalty:
-                for layer in self.layers[lo:hi]:
-                    layer.add_weight_penalty_grads()
+        with backend.active().pass_scope():
+            for lo, hi, step in reversed(self._steps):
+                layer = self.layers[hi - 1]
+                if activity_penalty and layer.name in self._outputs:
+                    d = d + layer.activity_grad(self._outputs[layer.name])
+                d = step.backward(d, input_grad=input_grad or lo > 0, check_finite=False)
+                if weight_penalty:
+                    for layer in self.layers[lo:hi]:
+                        layer.add_weight_penalty_grads()
         return d
 
     def loss_terms(self, x, y, training: bool = False, *, label_smoothing: float = 0.0) -> LossTerms:

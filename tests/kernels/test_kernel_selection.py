@@ -206,3 +206,43 @@ def test_blas_count_is_restored_only_when_the_last_concurrent_kernel_ends():
         other.join(timeout=60)
         assert seen == {"both inside": {p: 1 for p in outside}, "after the other left": {p: 1 for p in outside}}
         assert blas_counts() == outside
+
+
+class CountingL2(hg.L2):
+    """A user's regularizer: an L2 whose gradient, run between two kernels of a backward pass, notes BLAS's
+    thread counts at that moment."""
+
+    def __init__(self, seen: list):
+        super().__init__(1e-3)
+        self.seen = seen
+
+    def grad(self, x):
+        self.seen.append(blas_counts())
+        return super().grad(x)
+
+
+@pytest.mark.parametrize("kernels", backend.CHOICES)
+def test_a_whole_pass_runs_in_the_kernel_sets_scope(kernels):
+    """numba: BLAS stays at one thread for the whole of a backward pass (set once by ``pass_scope``, not
+    lowered and restored around each kernel) and gets its count back after; numpy: BLAS keeps its count."""
+    if not threads.blas_libraries():
+        pytest.skip("threadpoolctl finds no BLAS it can control in this process")
+    before = threads.num_threads()
+    try:
+        two_threads_or_skip()
+        with threadpool_limits(limits=2, user_api="blas"), backend.using_kernels(kernels):
+            outside = blas_counts()
+            if kernels == "numba" and set(outside.values()) == {1}:
+                pytest.skip("this BLAS runs one thread here whatever it is asked: nothing to tell apart")
+            seen = []
+            layers = [hg.Conv2D(4, 3), hg.ELU(), hg.Flatten(), hg.Dense(8, activity_regularizer=CountingL2(seen)),
+                      hg.Dense(3)]
+            model = hg.Sequential(layers, input_shape=(1, 6, 6), seed=0)
+            x = np.random.default_rng(0).standard_normal((5, 1, 6, 6))
+            model.forward_backward(x, np.array([0, 1, 2, 0, 1]))
+            assert len(seen) == 1
+            assert seen[0] == ({path: 1 for path in outside} if kernels == "numba" else outside)
+            assert blas_counts() == outside
+            assert backend.active().NAME == kernels
+    finally:
+        threads.set_num_threads(before)

@@ -23,6 +23,6 @@ INTERFACE = (
     "max_pool_forward", "max_pool_backward", "avg_pool_forward", "avg_pool_backward",
     "elu_forward", "elu_backward",
     "standardize", "standardize_backward", "batch_norm_forward", "batch_norm_backward",
-    "fusion_plan",
+    "fusion_plan", "pass_scope",
     "sgd_update", "momentum_update", "rmsprop_update", "adam_update",
 )

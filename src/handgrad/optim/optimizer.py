@@ -109,11 +109,12 @@ class Optimizer:
         if self.clipnorm is not None:
             clip_by_global_norm(grads, self.clipnorm)
         kernels = backend.active()  # fused loops (numba) or NumPy operations, the same arithmetic
-        for name, param in params.items():
-            state = self.state.get(name)
-            if state is None:
-                state = self.state[name] = self.init_state(param)
-            self.update_one(name, param, grads[name], state, lr, kernels)
+        with kernels.pass_scope():
+            for name, param in params.items():
+                state = self.state.get(name)
+                if state is None:
+                    state = self.state[name] = self.init_state(param)
+                self.update_one(name, param, grads[name], state, lr, kernels)
         self.iterations += 1
 
     def _check_arguments(self, params: dict, grads: dict) -> None:

@@ -12,6 +12,8 @@ the optimizer updates; ``tests/kernels``, ``tests/optim/test_fused_updates.py``)
 - ``optim``: each optimizer update as one fused pass (the NumPy set's for arrays it does not suit);
 - ``batch_norm``: batch normalization as two passes per direction over blocks of channels;
 - ``fusion``: the rules of ``fusion_plan`` (an unregularized ELU before a max pooling runs as one step);
+- ``pass_scope``: a whole pass with BLAS on one thread (``threads.single_threaded_blas``), so that its kernels
+  do not lower and restore BLAS's thread count one by one;
 - average pooling and the standardization of LayerNorm and GroupNorm are the NumPy set's.
 """
 from __future__ import annotations
@@ -19,6 +21,7 @@ from __future__ import annotations
 from handgrad.kernels import INTERFACE
 from handgrad.kernels import conv_algorithm as _algorithm
 from handgrad.kernels import fusion as _fusion
+from handgrad.kernels import threads as _threads
 from handgrad.kernels.numba import fusion, ops, winograd
 from handgrad.kernels.numba.batch_norm import batch_norm_backward, batch_norm_forward
 from handgrad.kernels.numba.ops import (
@@ -42,6 +45,14 @@ conv2d_backward = _convolutions.backward  # (dz, cache, g, input_grad) -> (dW, d
 def fusion_plan(layers) -> tuple:
     """The steps of ``layers``: consecutive layers that a rule of ``fusion.RULES`` matches run as one."""
     return _fusion.plan(layers, fusion.RULES)
+
+
+def pass_scope():
+    """``with pass_scope():`` around a pass (a model's forward or backward, an optimizer's step): BLAS on one
+    thread throughout (the team supplies the parallelism), set once instead of around each kernel. Restoring
+    the count after each kernel woke OpenBLAS's idle workers, whose spinning slowed the NumPy operations
+    between kernels (dropout's mask took 0.32 ms after a two-thread product against 0.17-0.21 ms otherwise)."""
+    return _threads.single_threaded_blas()
 
 
 __all__ = list(INTERFACE)

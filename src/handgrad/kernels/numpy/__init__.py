@@ -12,11 +12,15 @@ layers, the optimizers and ``Sequential`` call nothing else, see ``docs/architec
   ``standardize``/``standardize_backward`` (``normalization``), ``batch_norm_forward``/``batch_norm_backward``
   (``batch_norm``);
 - ``fusion_plan(layers)``: the steps ``Sequential`` runs (here every layer alone);
+- ``pass_scope()``: the context a whole pass runs in (``Sequential``'s forward and backward, an optimizer's
+  step); here nothing (BLAS keeps its own threads);
 - the optimizer updates ``sgd_update``, ``momentum_update``, ``rmsprop_update``, ``adam_update`` (``optim``).
 
 Arrays are logically NCHW; their memory layout is free, so callers never rely on it.
 """
 from __future__ import annotations
+
+import contextlib
 
 from handgrad.kernels import INTERFACE
 from handgrad.kernels import conv_algorithm as _algorithm
@@ -45,6 +49,11 @@ conv2d_backward = _convolutions.backward  # (dz, cache, g, input_grad) -> (dW, d
 def fusion_plan(layers) -> tuple:
     """Every layer runs alone: ``((i, i + 1, layer), ...)``."""
     return tuple((i, i + 1, layer) for i, layer in enumerate(layers))
+
+
+def pass_scope() -> contextlib.AbstractContextManager:
+    """Nothing to set up: the NumPy kernels run BLAS on its own threads."""
+    return contextlib.nullcontext()
 
 
 __all__ = list(INTERFACE)
