@@ -37,16 +37,16 @@ def test_dropout_masks_are_numpys_pcg64_draws_and_each_pass_keeps_its_own_output
     mask arrays between passes: an output already handed out never changes, ``backward`` follows the last
     pass, and a new batch size gets arrays of its own)."""
     outputs = []
-    for shape, dtype in (((6, 40), np.float32), ((6, 40), np.float64), ((6, 40), np.float64), ((3, 40), np.float64)):
-        if shape == (6, 40) and (not outputs or dtype != outputs[-1][0].dtype):  # a layer per dtype (built for it)
-            layer, oracle = hg.Dropout(0.5, seed=7), np.random.Generator(np.random.PCG64(7))
-        x = (rng.standard_normal(shape) + 5.0).astype(dtype)
-        expected = np.where(oracle.random(shape, dtype=dtype) >= 0.5, x * dtype(2.0), 0)
-        y = layer.forward(x, training=True)
-        np.testing.assert_array_equal(y, expected)
-        dy = rng.standard_normal(shape).astype(dtype)
-        np.testing.assert_array_equal(layer.backward(dy), np.where(y != 0, dy * dtype(2.0), 0))
-        outputs.append((y, y.copy()))
+    for dtype in (np.float32, np.float64):  # a layer per dtype: it is built for its first input's
+        layer, oracle = hg.Dropout(0.5, seed=7), np.random.Generator(np.random.PCG64(7))
+        for shape in ((6, 40), (6, 40), (3, 40)):
+            x = (rng.standard_normal(shape) + 5.0).astype(dtype)
+            expected = np.where(oracle.random(shape, dtype=dtype) >= 0.5, x * dtype(2.0), 0)
+            y = layer.forward(x, training=True)
+            np.testing.assert_array_equal(y, expected)
+            dy = rng.standard_normal(shape).astype(dtype)
+            np.testing.assert_array_equal(layer.backward(dy), np.where(y != 0, dy * dtype(2.0), 0))
+            outputs.append((y, y.copy()))
     for y, copy in outputs:
         np.testing.assert_array_equal(y, copy)
 
