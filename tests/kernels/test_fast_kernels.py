@@ -10,7 +10,7 @@ import pytest
 from handgrad.kernels import im2col as ref_im2col
 from handgrad.kernels import threads
 from handgrad.kernels.conv_geometry import conv_geometry
-from handgrad.kernels.numba import buffers, loops
+from handgrad.kernels.numba import blas, buffers, loops
 from handgrad.kernels.numba import ops as fast
 from handgrad.kernels.numpy import ops as reference
 from tests.ulps import assert_elu_close, expm1_ulps
@@ -135,6 +135,31 @@ def test_conv2d_backward_is_bitwise_independent_of_which_thread_runs_which_task(
     for _ in range(3):
         for got, want in zip(fast.conv2d_backward(dz, cache, g), (dW, db, dx)):
             assert got.tobytes() == want.tobytes()
+
+
+@pytest.mark.parametrize("channels,kernel,stride", [(1, (5, 5), (1, 1)), (3, (5, 3), (2, 1)), (32, (3, 3), (1, 1))],
+                         ids=["1-channel", "3-channels-strided", "32-channels"])
+@pytest.mark.parametrize("bias", [True, False])
+def test_one_numba_call_per_task_gives_the_python_loops_bits(channels, kernel, stride, bias, team, rng, monkeypatch):
+    """``im2col_chunks`` (products by ``blas.matmul``) against the Python loops around ``np.matmul``, for the
+    few-channel (the reference network's first layer) and the many-channel columns."""
+    if not blas.address(np.float32):
+        pytest.skip("NumPy's gemm was not found: the Python loops only")
+    shape = (8, channels, 28, 28) if channels < 32 else (4, channels, 14, 14)  # >= blas.MIN_TASK_MACS
+    g = geometry(shape, kernel, stride, "same")
+    x = rng.standard_normal(shape).astype(np.float32)
+    W = rng.standard_normal((32, channels, *kernel)).astype(np.float32)
+    b = rng.standard_normal(32).astype(np.float32) if bias else None
+    assert fast._gemm(np.float32, shape[0] * g.OH * g.OW * W[0].size * 32, g.OH * g.OW, W[0].size, 32)
+    z, cache = fast.conv2d_forward(x, W, b, g)
+    dz = rng.standard_normal(z.shape).astype(np.float32)
+    results = [z.copy(), *(a.copy() for a in fast.conv2d_backward(dz, cache, g)),
+               *(a.copy() for a in fast.conv2d_backward(dz, cache, g, input_grad=False)[:2])]
+    monkeypatch.setattr(fast, "_gemm", lambda *args: 0)
+    z, cache = fast.conv2d_forward(x, W, b, g)
+    expected = [z, *fast.conv2d_backward(dz, cache, g), *fast.conv2d_backward(dz, cache, g, input_grad=False)[:2]]
+    for got, want in zip(results, expected, strict=True):
+        assert got.tobytes() == want.tobytes()
 
 
 def test_conv2d_accepts_a_strided_gradient(rng):

@@ -14,6 +14,7 @@ from handgrad.kernels import threads
 from handgrad.kernels import winograd_transforms as wt
 from handgrad.kernels.conv_geometry import conv_geometry
 from handgrad.kernels.conv_reference import conv_backward_loops, conv_forward_loops
+from handgrad.kernels.numba import blas
 from handgrad.kernels.numba import ops as fast
 from handgrad.kernels.numba import winograd as wf
 from handgrad.kernels.numba import winograd_loops6 as wloops
@@ -209,3 +210,55 @@ def test_unsupported_geometry_is_rejected_naming_the_kernel():
     with pytest.raises(ValueError, match=r"winograd: needs stride 1 and a 3x3 or 5x5 kernel, got kernel \(3, 3\) "
                                          r"and stride \(2, 2\)"):
         wg.conv2d_forward(np.zeros((1, 1, 8, 8)), np.zeros((1, 1, 3, 3)), None, g)
+
+
+# The reference network's conv2 (5x5, 32 -> 64) on 14x14 (partial tiles) and 16x16, and a 3x3 layer: big
+# enough for one numba call per task (blas.MIN_TASK_MACS).
+TASK_CONFIGS = [((3, 32, 14, 14), 64, 5, "same"), ((2, 32, 16, 16), 64, 5, "same"), ((4, 32, 15, 16), 64, 3, "same")]
+
+
+@pytest.mark.parametrize("shape,filters,kernel,padding", TASK_CONFIGS)
+def test_one_numba_call_per_task_gives_the_python_loops_bits(shape, filters, kernel, padding, team, rng, monkeypatch):
+    """``winograd_chunks`` (products by ``blas.matmul``) against the Python loops around ``np.matmul``."""
+    g, x, W, b, dz = setup(shape, filters, kernel, padding, np.float32, rng)
+    if not blas.address(np.float32):
+        pytest.skip("NumPy's gemm was not found: the Python loops only")
+    calls = []
+    for factory in ("forward", "backward"):
+        real = getattr(wf.chunks, factory)
+        monkeypatch.setattr(wf.chunks, factory, lambda *key, real=real: calls.append(key) or real(*key))
+    z, cache = wf.conv2d_forward(x, W, b, g)
+    results = [z.copy(), *(a.copy() for a in wf.conv2d_backward(dz, cache, g)),
+               *(a.copy() for a in wf.conv2d_backward(dz, cache, g, input_grad=False)[:2])]
+    assert len(calls) == 3  # the numba tasks ran
+    monkeypatch.setattr(wf, "_gemm", lambda *args: 0)
+    z, cache = wf.conv2d_forward(x, W, b, g)
+    expected = [z, *wf.conv2d_backward(dz, cache, g), *wf.conv2d_backward(dz, cache, g, input_grad=False)[:2]]
+    for got, want in zip(results, expected, strict=True):
+        assert got.tobytes() == want.tobytes()
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_kernel_transforms_through_scratch_give_the_shared_functions_bits(dtype, rng):
+    for r in sorted(wt.TRANSFORMS):
+        t = wt.TRANSFORMS[r]
+        W = rng.standard_normal((7, 5, r, r)).astype(dtype)
+        assert wf._kernel_transform(W, t, dtype).tobytes() == wt.kernel_transform(W, t).astype(dtype).tobytes()
+        dU = rng.standard_normal((t.alpha**2, 5, 7)).astype(dtype)
+        got, want = wf._kernel_gradient(dU, t, dtype), wt.kernel_gradient(dU, t).astype(dtype)
+        assert got.strides == want.strides and got.tobytes() == want.tobytes()
+
+
+def test_the_transformed_kernel_is_reused_only_while_the_weights_bits_stay_the_same(rng):
+    t = wt.TRANSFORMS[5]
+    W = rng.standard_normal((6, 4, 5, 5)).astype(np.float32)
+    U = wf._transformed_kernel(W, t, np.float32)
+    assert wf._transformed_kernel(W, t, np.float32) is U  # inference: the same weights again
+    for change in (lambda w: w.__setitem__((0, 0, 0, 0), w[0, 0, 0, 0] + 1),  # an optimizer step, in place
+                   lambda w: w.__setitem__((1, 2, 3, 4), -0.0 if w[1, 2, 3, 4] == 0 else 0.0),  # the sign of 0
+                   lambda w: w.__setitem__((5, 3, 2, 1), np.nan)):
+        change(W)
+        U = wf._transformed_kernel(W, t, np.float32)
+        assert U.tobytes() == wt.kernel_transform(W, t).astype(np.float32).tobytes()
+    assert wf._transformed_kernel(W.copy(), t, np.float32) is not U  # another array: its own entry
+    assert len(wf._TRANSFORMED) <= wf._TRANSFORMED_MAX

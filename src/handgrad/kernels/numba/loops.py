@@ -211,6 +211,15 @@ def add_column_sums(a, acc):
             acc[f] += af[s + f]
 
 
+@njit(nogil=True, cache=True)
+def add_in_place(total, part):
+    """``total += part`` element by element, as NumPy's in-place add; both C-contiguous, of one shape."""
+    t = total.reshape(-1)
+    p = part.reshape(-1)
+    for i in range(_U(t.size)):
+        t[i] += p[i]
+
+
 # ---------------------------------------------------------------------------------------------- max pooling
 @njit(nogil=True, cache=True)
 def max_pool(x, KH, KW, SH, SW, y, argmax):
@@ -389,3 +398,26 @@ def elu_backward(dy, y, alpha, dx):
         v = y[i]
         g = dy[i]
         dx[i] = g if v > 0 else g * (v + alpha)
+
+
+# ---------------------------------------------------------------------------------------------- ELU + max pooling
+# One call per task (``ops.max_pool_elu_*``): two numba calls would release and retake the GIL between them.
+@njit(nogil=True, cache=True)
+def max_pool_elu_f32(x, KH, KW, SH, SW, pooled, argmax, alpha, y):
+    """``max_pool`` of ``x`` into ``pooled`` and ``argmax``, then ``elu_f32`` of ``pooled`` into ``y``."""
+    max_pool(x, KH, KW, SH, SW, pooled, argmax)
+    elu_f32(pooled.reshape(-1), alpha, y.reshape(-1))
+
+
+@njit(nogil=True, cache=True)
+def max_pool_elu_f64(x, KH, KW, SH, SW, pooled, argmax, alpha, y):
+    """``max_pool`` of ``x`` into ``pooled`` and ``argmax``, then ``elu_f64`` of ``pooled`` into ``y``."""
+    max_pool(x, KH, KW, SH, SW, pooled, argmax)
+    elu_f64(pooled.reshape(-1), alpha, y.reshape(-1))
+
+
+@njit(nogil=True, cache=True)
+def max_pool_elu_backward(dy, y, alpha, argmax, KH, KW, SH, SW, dpooled, dx):
+    """``elu_backward`` of ``dy`` at ``y`` into ``dpooled``, then ``max_pool_backward`` of it into ``dx``."""
+    elu_backward(dy.reshape(-1), y.reshape(-1), alpha, dpooled.reshape(-1))
+    max_pool_backward(dpooled, argmax, KH, KW, SH, SW, dx)

@@ -7,7 +7,9 @@ to float rounding); what differs is how the work is done:
   ``handgrad.kernels.threads`` take in turn; each runs the whole pipeline on its task with single-threaded
   BLAS (see that module for why).
 - Convolution works in chunks of whole images whose column matrix (``CHUNK_BYTES``) stays in the core's
-  cache: per chunk, im2col, the products, col2im in backward. The backward pass recomputes a
+  cache: per chunk, im2col, the products, col2im in backward; a task's chunks in one numba call
+  (``im2col_chunks``, products by NumPy's own BLAS call: ``blas``) for float32 layers of at least
+  ``blas.MIN_TASK_MACS`` multiply-adds, else in Python loops around ``np.matmul``. The backward pass recomputes a
   chunk's columns instead of keeping the whole column matrix of the forward pass (``N*OH*OW * KH*KW*C``
   floats: 80 MB for the reference network's second conv at batch 128), which saves memory and runs the
   products on cache-resident operands.
@@ -28,7 +30,7 @@ import numpy as np
 from handgrad.kernels import threads
 from handgrad.kernels.conv_geometry import ConvGeometry
 from handgrad.kernels.im2col import kernel_from_matrix, kernel_matrix
-from handgrad.kernels.numba import loops
+from handgrad.kernels.numba import blas, im2col_chunks, loops
 from handgrad.kernels.numba.buffers import empty, release_buffers, scratch  # noqa: F401 (release_buffers: the API)
 from handgrad.kernels.numba.layout import channels_last, dense, flat_like
 
@@ -43,6 +45,7 @@ MIN_TASK_MACS = 1 << 22
 MIN_TASK_ELEMENTS = 1 << 15
 
 # ---------------------------------------------------------------------------------------------- convolution
+_gemm = blas.for_tasks  # (im2col_chunks' products: P = OH*OW output pixels, K columns, F filters; see there)
 # Inputs with fewer channels than this (the first layer: 1 or 3) use the transposed, channels-first im2col,
 # whose copies are runs of a whole output row instead of runs of KW*C floats.
 FEW_CHANNELS = 8
@@ -86,8 +89,15 @@ def conv2d_forward(x: np.ndarray, W: np.ndarray, b: np.ndarray | None, g: ConvGe
     z = empty((N * P, F), x.dtype)  # (N*OH*OW, F), channels last
     step = max(1, CHUNK_BYTES // (P * K * x.itemsize))  # images per chunk
 
+    gemm = _gemm(x.dtype, N * P * K * F, P, K, F)  # one numba call per task, or the loops below
+    bias = np.zeros(0, x.dtype) if b is None else b  # the Python loops' add_bias(z_chunk, b) as it is
+
     def task(lo, hi):
         cols_buf = scratch("cols", step * P * K, x.dtype)
+        if gemm:  # the whole task in one numba call
+            im2col_chunks.forward()(gemm, x_arr, lo, hi, step, g.KH, g.KW, g.SH, g.SW, g.top, g.left, g.OH, g.OW,
+                                  W_mat, bias, b is not None, z, cols_buf, few)
+            return
         for n0 in range(lo, hi, step):
             n1 = min(hi, n0 + step)
             cols = _columns(x_arr[n0:n1], few, g, cols_buf)  # ((n1-n0)*OH*OW, K)
@@ -114,6 +124,7 @@ def conv2d_backward(dz: np.ndarray, cache, g: ConvGeometry, input_grad: bool = T
     col2im = loops.col2im_channels_first if few else loops.col2im
 
     grain = _conv_grain(N, step, P * K * F)
+    gemm = _gemm(dtype, N * P * K * F, P, K, F)  # one numba call per task, or the loops below
     tasks = -(-N // grain)
     # One partial sum per task, added in task order afterwards: which thread runs a task varies from call to
     # call, so per-thread sums would make dW and db differ in the last bits between identical runs.
@@ -125,6 +136,11 @@ def conv2d_backward(dz: np.ndarray, cache, g: ConvGeometry, input_grad: bool = T
         cols_buf = scratch("cols", step * P * K, dtype)
         dcols_buf = scratch("dcols", step * P * K, dtype) if input_grad else None
         dW_chunk = scratch("dW", F * K, dtype).reshape(F, K)  # (F, K)
+        if gemm:  # the whole task in one numba call
+            im2col_chunks.backward()(gemm, dz_mat, x_arr, lo, hi, step, g.KH, g.KW, g.SH, g.SW, g.top, g.left, g.OH,
+                                   g.OW, W_mat, dW_part, dW_chunk, db_part, dx if input_grad else x_arr[:0],
+                                   cols_buf, dcols_buf if input_grad else cols_buf[:0], few, input_grad)
+            return
         for n0 in range(lo, hi, step):
             n1 = min(hi, n0 + step)
             rows = (n1 - n0) * P
@@ -286,11 +302,13 @@ def max_pool_elu_forward(x: np.ndarray, alpha: float, g: ConvGeometry):
     pooled = empty((N, g.OH, g.OW, C), x.dtype)  # (N, OH, OW, C), max of x
     y = empty((N, g.OH, g.OW, C), x.dtype)  # (N, OH, OW, C), ELU of the max
     argmax = empty((N, g.OH, g.OW, C), _argmax_dtype(g))
-    elu, a = (loops.elu_f32, np.float32(alpha)) if x.dtype == np.float32 else (loops.elu_f64, float(alpha))
+    if x.dtype == np.float32:
+        kernel, a = loops.max_pool_elu_f32, np.float32(alpha)
+    else:
+        kernel, a = loops.max_pool_elu_f64, float(alpha)
 
     def task(lo, hi):
-        loops.max_pool(x_nhwc[lo:hi], g.KH, g.KW, g.SH, g.SW, pooled[lo:hi], argmax[lo:hi])
-        elu(pooled[lo:hi].reshape(-1), a, y[lo:hi].reshape(-1))
+        kernel(x_nhwc[lo:hi], g.KH, g.KW, g.SH, g.SW, pooled[lo:hi], argmax[lo:hi], a, y[lo:hi])
 
     threads.parallel_for(task, N, threads.grain_for(N, MIN_TASK_ELEMENTS // max(1, x[0].size)))
     return y.transpose(0, 3, 1, 2), argmax  # (N, C, OH, OW), channels last
@@ -308,8 +326,8 @@ def max_pool_elu_backward(dy: np.ndarray, y: np.ndarray, argmax: np.ndarray, alp
     a = y.dtype.type(alpha)
 
     def task(lo, hi):
-        loops.elu_backward(dy_nhwc[lo:hi].reshape(-1), y_nhwc[lo:hi].reshape(-1), a, dpooled[lo:hi].reshape(-1))
-        loops.max_pool_backward(dpooled[lo:hi], argmax[lo:hi], g.KH, g.KW, g.SH, g.SW, dx[lo:hi])
+        loops.max_pool_elu_backward(dy_nhwc[lo:hi], y_nhwc[lo:hi], a, argmax[lo:hi], g.KH, g.KW, g.SH, g.SW,
+                                    dpooled[lo:hi], dx[lo:hi])
 
     threads.parallel_for(task, N, threads.grain_for(N, MIN_TASK_ELEMENTS // max(1, H * W * C)))
     return dx.transpose(0, 3, 1, 2)  # (N, C, H, W), channels last

@@ -16,21 +16,29 @@ chunk of ``T`` tiles, with ``P = alpha^2`` (64 or 36):
   ``dV = dM @ U^T`` (into ``V``'s buffer) and ``dx = input_adjoint(dV)``: the transposed algorithm, which
   reuses ``dM`` instead of transforming the padded ``dz`` again as the flipped-kernel forward pass would.
 
+A task runs its chunks in one numba call (``winograd_chunks``, the products by ``blas.matmul``: NumPy's own
+BLAS call, so the same bits) for float32 layers of at least ``blas.MIN_TASK_MACS`` multiply-adds; otherwise,
+or when NumPy's gemm is not found, in the Python loops below around ``np.matmul``.
+
 Transformed arrays have an odd number of rows per point (``_rows``), against cache-set conflicts. Outside the
-chunks, ``U = G g G^T`` and ``dW = G^T dU G`` are two float64 matrix products each
-(``winograd_transforms.kernel_transform``/``kernel_gradient``). Time per step of the reference network: see the README's
-Speed section (``make bench``).
+chunks, ``U = G g G^T`` and ``dW = G^T dU G`` are two float64 matrix products each (as
+``winograd_transforms.kernel_transform``/``kernel_gradient``, through per-thread float64 scratch); ``U`` is
+reused while the weights' bits stay the same (inference). Time per step of the reference network: see the
+README's Speed section (``make bench``).
 """
 from __future__ import annotations
+
+import threading
 
 import numpy as np
 
 from handgrad.kernels import threads
 from handgrad.kernels import winograd_transforms as wg
 from handgrad.kernels.conv_geometry import ConvGeometry
-from handgrad.kernels.numba import buffers, layout, winograd_loops8
+from handgrad.kernels.numba import blas, buffers, layout
 from handgrad.kernels.numba import loops as numba_loops
 from handgrad.kernels.numba import ops as fast
+from handgrad.kernels.numba import winograd_chunks as chunks
 from handgrad.kernels.numba import winograd_loops6 as loops
 
 # Bytes of one chunk's transformed input and product (``P*T*(C + F)`` floats) per thread, at least one image.
@@ -39,6 +47,74 @@ from handgrad.kernels.numba import winograd_loops6 as loops
 # reference network's conv2). 1 MB chunks ran conv2's forward + backward 6-19 % faster than 2 MB on 2 cores with
 # 2 MB of L2 each (docs/kernel-measurements.md); im2col's chunk size made no difference there.
 CHUNK_BYTES = 1 << 20
+
+
+# The transformed kernels ``U`` of the last few weight arrays, by the weights' bits: inference runs the forward
+# pass again and again on the same weights, and the float64 transform of conv2's (64 x 32 x 5 x 5) took 0.3-0.6
+# ms of a 5 ms forward pass. Checked on every call (a comparison of the weights' bits, ~20 us), so a weight
+# changed in place (an optimizer step) is transformed again; ``U`` is never written after it is made.
+_TRANSFORMED: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
+_TRANSFORMED_MAX = 8
+_transformed_lock = threading.Lock()
+
+
+def _bits(a: np.ndarray) -> np.ndarray:
+    """The bits of ``a``'s values in C order, as unsigned integers of its item size (NaNs and -0 compare)."""
+    return np.ascontiguousarray(a).reshape(-1).view(f"u{a.dtype.itemsize}")
+
+
+def _transformed_kernel(W: np.ndarray, t, dtype) -> np.ndarray:
+    """``U = wg.kernel_transform(W, t).astype(dtype)`` bit for bit ``(P, C, F)``: reused while ``W``'s bits stay
+    the same, else made by ``_kernel_transform``."""
+    key = (id(W), W.shape, W.dtype, np.dtype(dtype), t.alpha)
+    bits = _bits(W)
+    with _transformed_lock:
+        hit = _TRANSFORMED.get(key)
+    if hit is not None and np.array_equal(hit[0], bits):
+        return hit[1]
+    U = _kernel_transform(W, t, dtype)
+    with _transformed_lock:
+        _TRANSFORMED.pop(key, None)
+        _TRANSFORMED[key] = (bits.copy(), U)  # the newest last
+        while len(_TRANSFORMED) > _TRANSFORMED_MAX:
+            del _TRANSFORMED[next(iter(_TRANSFORMED))]
+    return U
+
+
+def _kron(t) -> np.ndarray:
+    """``G (x) G`` of ``t`` (``wg._kron``), made once per transform: ``(alpha^2, r^2)`` float64."""
+    K = _KRON.get(t.alpha)
+    if K is None:
+        K = _KRON[t.alpha] = np.kron(t.G, t.G)
+    return K
+
+
+_KRON: dict[int, np.ndarray] = {}
+
+
+def _kernel_transform(W: np.ndarray, t, dtype) -> np.ndarray:
+    """``wg.kernel_transform(W, t).astype(dtype)`` bit for bit: the same float64 product, through this thread's
+    float64 scratch instead of fresh ~1 MB temporaries (their page faults), into a pooled ``(P, C, F)`` array."""
+    F, C, r = W.shape[:3]
+    P = t.alpha**2
+    W64 = _scratch("winograd_W64", (r, r, C, F), np.float64)
+    np.copyto(W64, W.transpose(2, 3, 1, 0))  # W'[k*r + l, c*F + f] = W[f, c, k, l]
+    U64 = _scratch("winograd_U64", (P, C * F), np.float64)
+    np.matmul(_kron(t), W64.reshape(r * r, C * F), out=U64)
+    U = buffers.empty((P, C, F), dtype)
+    np.copyto(U, U64.reshape(P, C, F))
+    return U
+
+
+def _kernel_gradient(dU: np.ndarray, t, dtype) -> np.ndarray:
+    """``wg.kernel_gradient(dU, t).astype(dtype)`` bit for bit (and in its memory layout), through this thread's
+    float64 scratch: ``(P, C, F) -> (F, C, r, r)``."""
+    P, C, F = dU.shape
+    dU64 = _scratch("winograd_dU64", (P, C * F), np.float64)
+    np.copyto(dU64, dU.reshape(P, C * F))
+    dW64 = _scratch("winograd_dW64", (t.r * t.r, C * F), np.float64)
+    np.matmul(_kron(t).T, dU64, out=dW64)
+    return dW64.reshape(t.r, t.r, C, F).transpose(3, 2, 0, 1).astype(dtype)
 
 
 def _plan(N: int, C: int, F: int, g: ConvGeometry, itemsize: int):
@@ -67,13 +143,12 @@ def _rows(T: int) -> int:
     return T | 1
 
 
-def _loops(t, C: int, F: int) -> tuple:
-    """``(input_transform, input_adjoint, output_transform, output_adjoint)`` of ``t``'s tile size, for ``C``
-    input and ``F`` output channels (8x8 tiles: compiled per channel count, see ``winograd_loops8``)."""
-    if t.alpha == 8:
-        return (winograd_loops8.input_transform(C), winograd_loops8.input_adjoint(C),
-                winograd_loops8.output_transform(F), winograd_loops8.output_adjoint(F))
-    return loops.input_transform, loops.input_adjoint, loops.output_transform, loops.output_adjoint
+_gemm = blas.for_tasks  # NumPy's gemm for winograd_chunks, or 0 for the Python loops (see there)
+
+
+def _unused(dtype, ndim: int) -> np.ndarray:
+    """A stand-in for a buffer a numba task does not use: the same type, no memory."""
+    return np.empty((0,) * ndim, dtype)
 
 
 def _scratch(name: str, shape, dtype) -> np.ndarray:
@@ -91,16 +166,22 @@ def conv2d_forward(x: np.ndarray, W: np.ndarray, b: np.ndarray | None, g: ConvGe
     whole = g.OH == TH * t.m and g.OW == TW * t.m  # the output is whole tiles: written in place
     x_nhwc = layout.channels_last(x)  # (N, H, W, C)
     with threads.single_threaded_blas():  # a threaded BLAS call would leave its workers spinning on our cores
-        U = wg.kernel_transform(W, t).astype(dtype)  # (P, C, F)
+        U = _transformed_kernel(W, t, dtype)  # (P, C, F)
     bias = np.zeros(F, dtype) if b is None else np.asarray(b, dtype)
     z = buffers.empty((N, g.OH, g.OW, F), dtype)  # (N, OH, OW, F)
-    input_transform, _, output_transform, _ = _loops(t, C, F)
+    input_transform, _, output_transform, _ = chunks.transform_loops(t.alpha, C, F)
+    gemm = _gemm(dtype, N * tiles_per_image * P * C * F, tiles_per_image, C, F)  # one numba call per task?
+    run = chunks.forward(t.alpha, C, F) if gemm else None
 
     def task(lo, hi):
         xp_buf = _scratch("winograd_xp", _padded_shape(step, C, t, TH, TW), dtype)
         V_buf = buffers.scratch("winograd_V", _rows(step * tiles_per_image) * P * C, dtype)
         M_buf = buffers.scratch("winograd_M", _rows(step * tiles_per_image) * P * F, dtype)
         z_buf = None if whole else _scratch("winograd_z", (step, TH * t.m, TW * t.m, F), dtype)
+        if run is not None:  # the whole task in one numba call
+            run(gemm, x_nhwc, lo, hi, step, g.top, g.left, TH, TW, U, bias, z, xp_buf, V_buf, M_buf,
+                _unused(dtype, 4) if whole else z_buf, whole)
+            return
         for n0 in range(lo, hi, step):
             n1 = min(hi, n0 + step)
             T = (n1 - n0) * tiles_per_image
@@ -130,10 +211,15 @@ def conv2d_backward(dz: np.ndarray, cache, g: ConvGeometry, input_grad: bool = T
     t, TH, TW, step, grain = _plan(N, C, F, g, dtype.itemsize)
     P, tiles_per_image = t.alpha**2, TH * TW
     whole = g.OH == TH * t.m and g.OW == TW * t.m
-    Ut = np.ascontiguousarray(U.transpose(0, 2, 1)) if input_grad else None  # (P, F, C)
+    Ut = None
+    if input_grad:  # (P, F, C)
+        Ut = buffers.empty((P, F, C), dtype)
+        np.copyto(Ut, U.transpose(0, 2, 1))
     dz_nhwc = layout.channels_last(dz.astype(dtype, copy=False))  # (N, OH, OW, F); free when channels last
     dx = buffers.empty((N, H, W, C), dtype) if input_grad else None
-    input_transform, input_adjoint, _, output_adjoint = _loops(t, C, F)
+    input_transform, input_adjoint, _, output_adjoint = chunks.transform_loops(t.alpha, C, F)
+    gemm = _gemm(dtype, N * tiles_per_image * P * C * F, tiles_per_image, C, F)  # one numba call per task?
+    run = chunks.backward(t.alpha, C, F) if gemm else None
     # Two tasks per thread (fewer than the forward pass): fewer partial sums to add up afterwards.
     grain = max(grain, threads.grain_for(N, step, tasks_per_thread=2))
     tasks = -(-N // grain)
@@ -151,6 +237,11 @@ def conv2d_backward(dz: np.ndarray, cache, g: ConvGeometry, input_grad: bool = T
         if not whole:
             dz_buf = _scratch("winograd_z", (step, TH * t.m, TW * t.m, F), dtype)
             dz_buf[:] = 0  # the rows and columns past the output stay zero
+        if run is not None:  # the whole task in one numba call
+            run(gemm, dz_nhwc, x_nhwc, lo, hi, step, g.top, g.left, TH, TW, _unused(dtype, 3) if Ut is None else Ut,
+                dU_part, dU_chunk, db_part, _unused(dtype, 4) if dx is None else dx, xp_buf, V_buf, dM_buf,
+                _unused(dtype, 4) if whole else dz_buf, whole, input_grad)
+            return
         for n0 in range(lo, hi, step):
             n1 = min(hi, n0 + step)
             T = (n1 - n0) * tiles_per_image
@@ -182,5 +273,5 @@ def conv2d_backward(dz: np.ndarray, cache, g: ConvGeometry, input_grad: bool = T
         dU += dU_parts[i]
         db += db_parts[i]
     with threads.single_threaded_blas():
-        dW = wg.kernel_gradient(dU, t).astype(dtype)  # (F, C, r, r)
+        dW = _kernel_gradient(dU, t, dtype)  # (F, C, r, r)
     return dW, db.astype(dtype), (dx.transpose(0, 3, 1, 2) if input_grad else None)  # dx (N, C, H, W)

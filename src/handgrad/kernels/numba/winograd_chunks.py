@@ -1,0 +1,122 @@
+"""One numba call per task of ``handgrad.kernels.numba.winograd``: a task's chunk pipelines, products included.
+
+The same steps, on the same buffers and in the same order, as the Python loops of ``winograd.conv2d_forward``
+and ``conv2d_backward`` (see there), with the ``P`` products of a chunk made by ``blas.matmul`` (NumPy's own
+call of its BLAS) instead of one ``np.matmul``: bit for bit the same results, without the GIL between the
+steps. Compiled per tile size and channel counts, like the 8x8 tile loops they call (``task_compiler``).
+"""
+from __future__ import annotations
+
+import functools
+
+from numba import njit
+
+from handgrad.kernels.numba import blas, task_compiler, winograd_loops6, winograd_loops8
+from handgrad.kernels.numba import loops as numba_loops
+
+_SOURCES = task_compiler.source_hash(blas, numba_loops, winograd_loops6, winograd_loops8)
+
+
+@njit(inline="always")
+def rows(T):
+    """Rows per point in the transformed arrays: ``T`` rounded up to odd (see ``winograd._rows``)."""
+    return T | 1
+
+
+@functools.cache
+def transform_loops(alpha: int, C: int, F: int) -> tuple:
+    """``(input_transform, input_adjoint, output_transform, output_adjoint)`` for ``alpha x alpha`` tiles."""
+    if alpha == 8:
+        return (winograd_loops8.input_transform(C), winograd_loops8.input_adjoint(C),
+                winograd_loops8.output_transform(F), winograd_loops8.output_adjoint(F))
+    loops = winograd_loops6
+    return loops.input_transform, loops.input_adjoint, loops.output_transform, loops.output_adjoint
+
+
+def _functions(alpha: int, C: int, F: int) -> dict:
+    """The globals the templates call."""
+    input_transform, input_adjoint, output_transform, output_adjoint = transform_loops(alpha, C, F)
+    return dict(input_transform=input_transform, input_adjoint=input_adjoint, output_transform=output_transform,
+                output_adjoint=output_adjoint, pad_input=winograd_loops6.pad_input,
+                crop_input=winograd_loops6.crop_input, add_column_sums=numba_loops.add_column_sums,
+                add_in_place=numba_loops.add_in_place, matmul=blas.matmul, rows=rows)
+
+
+def _forward_template(alpha, C, F, sources):
+    def run(gemm, x, lo, hi, step, top, left, TH, TW, U, bias, z, xp_buf, V_buf, M_buf, z_buf, whole):
+        sources  # noqa: B018 (a constant of the cache key: the sources this task calls)
+        P = alpha * alpha
+        OH, OW = z.shape[1], z.shape[2]
+        for n0 in range(lo, hi, step):
+            n1 = min(hi, n0 + step)
+            T = (n1 - n0) * TH * TW
+            Tp = rows(T)
+            xp = xp_buf[: n1 - n0]
+            pad_input(x[n0:n1], top, left, xp)  # noqa: F821 (the template's globals: see _functions)
+            V = V_buf[: P * Tp * C].reshape((P, Tp, C))
+            input_transform(xp, TH, TW, V)  # noqa: F821
+            M = M_buf[: P * Tp * F].reshape((P, Tp, F))
+            for p in range(P):
+                matmul(gemm, V[p, :T], U[p], M[p, :T])  # noqa: F821
+            if whole:
+                output_transform(M, bias, TH, TW, z[n0:n1])  # noqa: F821
+            else:
+                output_transform(M, bias, TH, TW, z_buf[: n1 - n0])  # noqa: F821
+                z[n0:n1] = z_buf[: n1 - n0, :OH, :OW]
+
+    return run
+
+
+def _backward_template(alpha, C, F, sources):
+    def run(gemm, dz, x, lo, hi, step, top, left, TH, TW, Ut, dU_part, dU_chunk, db_part, dx, xp_buf, V_buf,
+            dM_buf, dz_buf, whole, input_grad):
+        sources  # noqa: B018 (a constant of the cache key: the sources this task calls)
+        P = alpha * alpha
+        OH, OW = dz.shape[1], dz.shape[2]
+        for n0 in range(lo, hi, step):
+            n1 = min(hi, n0 + step)
+            T = (n1 - n0) * TH * TW
+            Tp = rows(T)
+            dz_chunk = dz[n0:n1]
+            add_column_sums(dz_chunk.reshape((-1, F)), db_part)  # noqa: F821
+            if not whole:
+                dz_buf[: n1 - n0, :OH, :OW] = dz_chunk
+            dM = dM_buf[: P * Tp * F].reshape((P, Tp, F))
+            output_adjoint(dz_chunk if whole else dz_buf[: n1 - n0], TH, TW, dM)  # noqa: F821
+            xp = xp_buf[: n1 - n0]
+            pad_input(x[n0:n1], top, left, xp)  # noqa: F821
+            V = V_buf[: P * Tp * C].reshape((P, Tp, C))
+            input_transform(xp, TH, TW, V)  # noqa: F821
+            target = dU_part if n0 == lo else dU_chunk
+            for p in range(P):
+                matmul(gemm, V[p, :T].T, dM[p, :T], target[p])  # noqa: F821 ((C, F))
+            if n0 != lo:
+                add_in_place(dU_part, dU_chunk)  # noqa: F821
+            if input_grad:
+                for p in range(P):
+                    matmul(gemm, dM[p, :T], Ut[p], V[p, :T])  # noqa: F821 (dV (T, C), in V's buffer)
+                input_adjoint(V, TH, TW, xp)  # noqa: F821
+                crop_input(xp, top, left, dx[n0:n1])  # noqa: F821
+
+    return run
+
+
+@functools.cache
+def forward(alpha: int, C: int, F: int):
+    """``run(gemm, x, lo, hi, step, top, left, TH, TW, U, bias, z, xp_buf, V_buf, M_buf, z_buf, whole)``:
+    ``winograd.conv2d_forward``'s chunks of images ``lo:hi``; ``z_buf`` is used only when not ``whole``."""
+    return task_compiler.compile_task(_forward_template, _functions(alpha, C, F), alpha=alpha, C=C, F=F,
+                                      sources=_SOURCES)
+
+
+@functools.cache
+def backward(alpha: int, C: int, F: int):
+    """``run(gemm, dz, x, lo, hi, step, top, left, TH, TW, Ut, dU_part, dU_chunk, db_part, dx, xp_buf, V_buf,
+    dM_buf, dz_buf, whole, input_grad)``: ``winograd.conv2d_backward``'s chunks of images ``lo:hi``.
+
+    ``dz_buf`` (zero past the output) is used only when not ``whole``; ``Ut`` and ``dx`` only with
+    ``input_grad``. ``dU_part`` is this task's partial sum (its first chunk's product written in place, the
+    others added), ``db_part`` its float64 bias sums.
+    """
+    return task_compiler.compile_task(_backward_template, _functions(alpha, C, F), alpha=alpha, C=C, F=F,
+                                      sources=_SOURCES)
