@@ -198,7 +198,12 @@ def conv2d_forward(x: np.ndarray, W: np.ndarray, b: np.ndarray | None, g: ConvGe
                 output_transform(M, bias, TH, TW, z_buf[: n1 - n0])
                 z[n0:n1] = z_buf[: n1 - n0, : g.OH, : g.OW]
 
-    threads.parallel_for(task, N, grain)
+    # Two tasks per thread, of several chunks: each task costs a Python call with the GIL held (~20 us), and
+    # tasks of one chunk each ran conv2's forward pass 8-17 % slower (docs/kernel-measurements.md). A whole
+    # number of chunks per task keeps the chunks (and so the bits: BLAS's result for a row may depend on the
+    # product's row count, with OpenBLAS's Haswell kernels) where tasks of one chunk put them.
+    grain = max(grain, threads.grain_for(N, step, tasks_per_thread=2))
+    threads.parallel_for(task, N, step * -(-grain // step))
     return z.transpose(0, 3, 1, 2), (x_nhwc, U, g)  # z (N, F, OH, OW), channels last
 
 
