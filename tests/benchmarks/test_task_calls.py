@@ -23,7 +23,7 @@ def test_prints_both_modes_of_each_input_and_restores_the_one_call_tasks(monkeyp
     before = ops._gemm, winograd._gemm
     module.main(["--batch", "2", "--rounds", "1"])
     assert (ops._gemm, winograd._gemm) == before
-    rows = [line.split() for line in capsys.readouterr().out.splitlines()[2:]]
+    rows = [line.split() for line in capsys.readouterr().out.splitlines()[7:]]
     expected = [[name, mode] for name in module.throughput.SHAPES for mode in ("train", "infer")]
     assert [row[:2] for row in rows] == expected
     assert all(float(row[-1]) > 0 for row in rows)
