@@ -2,7 +2,7 @@
 
 Why: a task of the fast kernels was a Python loop over its chunks that called numba loops and ``np.matmul`` in
 turn. Each of those calls releases the GIL and takes it back, and with two threads every retake waits for the
-other thread's Python: short numba calls (5 us of work) ran no faster on 2 threads than on 1, and
+other thread's Python: numba calls of 5 us of work ran 1.05-1.32x as fast on 2 threads as on 1, and
 conv2's Winograd forward pass took 4.1-6.1 ms on 2 threads where one numba call per task, products
 included, took 3.2-4.1 ms (p10-median, batch 64, 16x16; docs/kernel-measurements.md).
 
