@@ -1,6 +1,5 @@
 """``benchmarks/step_profile.py`` runs its whole code path once on a tiny batch (no timing is asserted), and its cost
 model counts the reference network's products and bytes as written out by hand."""
-import importlib.util
 import os
 import sys
 
@@ -10,16 +9,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 
 
 @pytest.fixture
-def profile(monkeypatch):
-    monkeypatch.setattr(sys, "path", list(sys.path))  # the script puts benchmarks/ on the path: undone after
-    path = os.path.join(ROOT, "benchmarks", "step_profile.py")
-    spec = importlib.util.spec_from_file_location("benchmark_step_profile", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    threads = []
-    monkeypatch.setattr(module.throughput, "set_threads", threads.append)  # keeps this process's environment
-    module.thread_calls = threads
-    return module
+def profile(load_benchmark):
+    return load_benchmark("step_profile")
 
 
 def test_main_prints_every_part_of_both_modes(profile, capsys):
