@@ -181,6 +181,17 @@ def test_nan_guard_names_the_activity_term():
         quiet_trainer(model, make_optimizer()).fit(x * np.float32(1e21), y, epochs=1)
 
 
+@pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning",
+                            "ignore:invalid value encountered:RuntimeWarning")
+def test_activations_that_overflow_after_the_epoch_are_a_divergence_not_a_crash():
+    """Weights that still give finite training losses but overflow float32 on the monitored batch (as a tuning
+    trial with a too large learning rate did, at the end of an epoch) stop the run as diverged."""
+    x, y = make_data()
+    with pytest.raises(TrainingDiverged, match=r"the forward pass of the monitored batch is not finite \(.*overflowed "
+                                               r"float32.*\) at epoch 1, after its last step; no checkpoint"):
+        quiet_trainer(make_model(), make_optimizer()).fit(x, y, epochs=1, x_monitor=np.clip(x, -1, 1) * np.float32(3e38))
+
+
 def test_early_stopping_stops_when_validation_loss_stops_improving():
     x, y = make_data()
     x_val, _ = make_data(n=60, seed=3)

@@ -10,7 +10,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from handgrad.datasets import minibatches
-from handgrad.errors import RunFileError
+from handgrad.errors import NonFiniteError, RunFileError
 from handgrad.losses import log_softmax, softmax_cross_entropy
 from handgrad.sequential import Sequential
 from handgrad.training.checkpoint import check_finite, load_checkpoint, restore_model, save_checkpoint
@@ -161,10 +161,12 @@ class Trainer:
         self.stale_epochs = ckpt.meta.get("stale_epochs", 0)
 
     # ---------------------------------------------------------------- training
-    def _diverged(self, what: str, value, step: int) -> TrainingDiverged:
+    def _diverged(self, what: str, value, step: int | None) -> TrainingDiverged:
+        """``step`` None: after the epoch's last step."""
         last = self.last_checkpoint if self.last_checkpoint and self.last_checkpoint.exists() else None
         where = f"last good checkpoint: {last}" if last else "no checkpoint was written yet"
-        return TrainingDiverged(f"training stopped: {what} is {value} at epoch {self.epoch + 1}, step {step}; {where}")
+        when = f"at epoch {self.epoch + 1}, " + (f"step {step}" if step is not None else "after its last step")
+        return TrainingDiverged(f"training stopped: {what} is {value} {when}; {where}")
 
     def train_epoch(self, x, y) -> tuple[dict, dict]:
         """One pass over ``(x, y)``: ``(means, layer_penalties)``, the epoch means of the loss terms and accuracy
@@ -235,7 +237,10 @@ class Trainer:
                 val.pop("predictions")
                 row["val"] = val
             if monitor is not None:
-                row["monitor"] = monitor.epoch_report(train, layer_penalties).to_dict()
+                try:
+                    row["monitor"] = monitor.epoch_report(train, layer_penalties).to_dict()
+                except NonFiniteError as e:  # the epoch's last weights overflow on the monitored batch
+                    raise self._diverged("the forward pass of the monitored batch", f"not finite ({e})", None) from None
             self.epoch += 1
             self.history.append(row)
             improved = "val" in row and row["val"]["data"] < self.best_val_loss
