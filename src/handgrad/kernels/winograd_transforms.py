@@ -131,24 +131,46 @@ def matmul_flops(N: int, C: int, F: int, g: ConvGeometry) -> int:
     return 2 * t.alpha**2 * N * TH * TW * C * F
 
 
+_KRONS: dict[bytes, np.ndarray] = {}
+
+
 def _kron(t: WinogradTransform) -> np.ndarray:
-    """``G (x) G``, ``(alpha^2, r^2)``: ``U[i*alpha + j] = sum_{k,l} G[i, k] G[j, l] g[k, l]`` as one matrix."""
-    return np.kron(t.G, t.G)
+    """``G (x) G``, ``(alpha^2, r^2)``: ``U[i*alpha + j] = sum_{k,l} G[i, k] G[j, l] g[k, l]`` as one matrix (made
+    once per ``G``)."""
+    key = t.G.tobytes() + bytes(t.G.shape)
+    if key not in _KRONS:
+        _KRONS[key] = np.kron(t.G, t.G)
+    return _KRONS[key]
 
 
-def kernel_transform(W: np.ndarray, t: WinogradTransform) -> np.ndarray:
+def _fresh(name: str, shape) -> np.ndarray:
+    """The default ``buffer`` of ``kernel_transform``/``kernel_gradient``: a new float64 array."""
+    return np.empty(shape)
+
+
+def kernel_transform(W: np.ndarray, t: WinogradTransform, buffer=_fresh) -> np.ndarray:
     """``U[p, c, f] = (G W[f, c] G^T)[i, j]`` with ``p = i*alpha + j``, computed in float64: ``(P, C, F)``.
 
     One product ``(G (x) G) @ W'`` with ``W'[k*r + l, c*F + f] = W[f, c, k, l]`` (a product of two ``G``
-    entries per term, each rounded once in float64: far below the float32 rounding of ``U``).
+    entries per term, each rounded once in float64: far below the float32 rounding of ``U``). ``buffer(name,
+    shape)`` gives the float64 arrays ``W'`` and the product are written to (default: new arrays; the numba
+    set passes its per-thread scratch); the result is a view of the product's.
     """
     F, C, r = W.shape[:3]
-    Wt = W.astype(np.float64).transpose(2, 3, 1, 0).reshape(r * r, C * F)  # (r^2, C*F)
-    return (_kron(t) @ Wt).reshape(t.alpha**2, C, F)
+    P = t.alpha**2
+    Wt = buffer("kernel_W", (r, r, C, F))
+    np.copyto(Wt, W.transpose(2, 3, 1, 0))
+    U = buffer("kernel_U", (P, C * F))
+    np.matmul(_kron(t), Wt.reshape(r * r, C * F), out=U)
+    return U.reshape(P, C, F)
 
 
-def kernel_gradient(dU: np.ndarray, t: WinogradTransform) -> np.ndarray:
-    """Adjoint of ``kernel_transform``: ``dW[f, c] = G^T dU[:, c, f] G`` in float64, ``(P, C, F) -> (F, C, r, r)``."""
+def kernel_gradient(dU: np.ndarray, t: WinogradTransform, buffer=_fresh) -> np.ndarray:
+    """Adjoint of ``kernel_transform``: ``dW[f, c] = G^T dU[:, c, f] G`` in float64, ``(P, C, F) -> (F, C, r, r)``
+    (a transposed view of the product's ``buffer``, as there)."""
     P, C, F = dU.shape
-    dWt = _kron(t).T @ dU.reshape(P, C * F).astype(np.float64)  # (r^2, C*F)
+    dU64 = buffer("kernel_dU", (P, C * F))
+    np.copyto(dU64, dU.reshape(P, C * F))
+    dWt = buffer("kernel_dW", (t.r * t.r, C * F))
+    np.matmul(_kron(t).T, dU64, out=dWt)  # (r^2, C*F)
     return dWt.reshape(t.r, t.r, C, F).transpose(3, 2, 0, 1)

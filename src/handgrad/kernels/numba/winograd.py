@@ -81,40 +81,25 @@ def _transformed_kernel(W: np.ndarray, t, dtype) -> np.ndarray:
     return U
 
 
-def _kron(t) -> np.ndarray:
-    """``G (x) G`` of ``t`` (``wg._kron``), made once per transform: ``(alpha^2, r^2)`` float64."""
-    K = _KRON.get(t.alpha)
-    if K is None:
-        K = _KRON[t.alpha] = np.kron(t.G, t.G)
-    return K
-
-
-_KRON: dict[int, np.ndarray] = {}
+def _scratch64(name: str, shape) -> np.ndarray:
+    """This thread's float64 scratch for ``winograd_transforms.kernel_transform``/``kernel_gradient`` (fresh ~1 MB
+    temporaries each call cost their page faults)."""
+    return _scratch(f"winograd_{name}", shape, np.float64)
 
 
 def _kernel_transform(W: np.ndarray, t, dtype) -> np.ndarray:
-    """``wg.kernel_transform(W, t).astype(dtype)`` bit for bit: the same float64 product, through this thread's
-    float64 scratch instead of fresh ~1 MB temporaries (their page faults), into a pooled ``(P, C, F)`` array."""
-    F, C, r = W.shape[:3]
-    P = t.alpha**2
-    W64 = _scratch("winograd_W64", (r, r, C, F), np.float64)
-    np.copyto(W64, W.transpose(2, 3, 1, 0))  # W'[k*r + l, c*F + f] = W[f, c, k, l]
-    U64 = _scratch("winograd_U64", (P, C * F), np.float64)
-    np.matmul(_kron(t), W64.reshape(r * r, C * F), out=U64)
-    U = buffers.empty((P, C, F), dtype)
-    np.copyto(U, U64.reshape(P, C, F))
+    """``wg.kernel_transform(W, t).astype(dtype)`` bit for bit, through this thread's scratch, into a pooled
+    ``(P, C, F)`` array."""
+    U64 = wg.kernel_transform(W, t, _scratch64)
+    U = buffers.empty(U64.shape, dtype)
+    np.copyto(U, U64)
     return U
 
 
 def _kernel_gradient(dU: np.ndarray, t, dtype) -> np.ndarray:
     """``wg.kernel_gradient(dU, t).astype(dtype)`` bit for bit (and in its memory layout), through this thread's
-    float64 scratch: ``(P, C, F) -> (F, C, r, r)``."""
-    P, C, F = dU.shape
-    dU64 = _scratch("winograd_dU64", (P, C * F), np.float64)
-    np.copyto(dU64, dU.reshape(P, C * F))
-    dW64 = _scratch("winograd_dW64", (t.r * t.r, C * F), np.float64)
-    np.matmul(_kron(t).T, dU64, out=dW64)
-    return dW64.reshape(t.r, t.r, C, F).transpose(3, 2, 0, 1).astype(dtype)
+    scratch: ``(P, C, F) -> (F, C, r, r)``."""
+    return wg.kernel_gradient(dU, t, _scratch64).astype(dtype)
 
 
 def _plan(N: int, C: int, F: int, g: ConvGeometry, itemsize: int):
