@@ -11,14 +11,17 @@ every source file the task runs (``source_hash``), so editing any of them compil
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import types
 
 from numba import njit
 
 
+@functools.cache
 def source_hash(*modules) -> str:
-    """SHA-256 of the source files of ``modules``: a constant of every task template that calls them."""
+    """SHA-256 of the source files of ``modules`` (read once per process): a constant of every task template
+    that calls them."""
     digest = hashlib.sha256()
     for module in modules:
         with open(module.__file__, "rb") as f:

@@ -14,8 +14,6 @@ from numba import njit
 from handgrad.kernels.numba import blas, task_compiler, winograd_loops6, winograd_loops8
 from handgrad.kernels.numba import loops as numba_loops
 
-_SOURCES = task_compiler.source_hash(blas, numba_loops, winograd_loops6, winograd_loops8)
-
 
 @njit(inline="always")
 def rows(T):
@@ -31,6 +29,11 @@ def transform_loops(alpha: int, C: int, F: int) -> tuple:
                 winograd_loops8.output_transform(F), winograd_loops8.output_adjoint(F))
     loops = winograd_loops6
     return loops.input_transform, loops.input_adjoint, loops.output_transform, loops.output_adjoint
+
+
+def _sources() -> str:
+    """The hash of the sources the templates call (``task_compiler.source_hash``)."""
+    return task_compiler.source_hash(blas, numba_loops, winograd_loops6, winograd_loops8)
 
 
 def _functions(alpha: int, C: int, F: int) -> dict:
@@ -106,7 +109,7 @@ def forward(alpha: int, C: int, F: int):
     """``run(gemm, x, lo, hi, step, top, left, TH, TW, U, bias, z, xp_buf, V_buf, M_buf, z_buf, whole)``:
     ``winograd.conv2d_forward``'s chunks of images ``lo:hi``; ``z_buf`` is used only when not ``whole``."""
     return task_compiler.compile_task(_forward_template, _functions(alpha, C, F), alpha=alpha, C=C, F=F,
-                                      sources=_SOURCES)
+                                      sources=_sources())
 
 
 @functools.cache
@@ -119,4 +122,4 @@ def backward(alpha: int, C: int, F: int):
     others added), ``db_part`` its float64 bias sums.
     """
     return task_compiler.compile_task(_backward_template, _functions(alpha, C, F), alpha=alpha, C=C, F=F,
-                                      sources=_SOURCES)
+                                      sources=_sources())
