@@ -43,6 +43,11 @@ CHUNK_BYTES = 2 << 20
 # for products, elements for element-wise passes. Smaller layers (gradient checks) run on the calling thread.
 MIN_TASK_MACS = 1 << 22
 MIN_TASK_ELEMENTS = 1 << 15
+# Tasks per thread of the element-wise passes (ELU, max pooling, both fused): each task's start takes the GIL,
+# which the other thread may hold. With one task per thread, conv2's ELU + pooling at batch 64 took 0.14 ms
+# forward and 0.19 ms backward on 2 threads, against 0.20 and 0.25 ms with four (docs/kernel-measurements.md).
+# Their results do not depend on where the tasks split the batch.
+PASS_TASKS_PER_THREAD = 1
 
 # ---------------------------------------------------------------------------------------------- convolution
 _gemm = blas.for_tasks  # (im2col_chunks' products: P = OH*OW output pixels, K columns, F filters; see there)
@@ -240,7 +245,7 @@ def max_pool_forward(x: np.ndarray, g: ConvGeometry):
     def task(lo, hi):
         loops.max_pool(x_nhwc[lo:hi], g.KH, g.KW, g.SH, g.SW, y[lo:hi], argmax[lo:hi])
 
-    threads.parallel_for(task, N, threads.grain_for(N, MIN_TASK_ELEMENTS // max(1, x[0].size)))
+    threads.parallel_for(task, N, threads.grain_for(N, MIN_TASK_ELEMENTS // max(1, x[0].size), PASS_TASKS_PER_THREAD))
     return y.transpose(0, 3, 1, 2), argmax  # (N, C, OH, OW), channels last
 
 
@@ -253,7 +258,7 @@ def max_pool_backward(dy: np.ndarray, argmax: np.ndarray, x_shape, g: ConvGeomet
     def task(lo, hi):
         loops.max_pool_backward(dy_nhwc[lo:hi], argmax[lo:hi], g.KH, g.KW, g.SH, g.SW, dx[lo:hi])
 
-    threads.parallel_for(task, N, threads.grain_for(N, MIN_TASK_ELEMENTS // max(1, H * W * C)))
+    threads.parallel_for(task, N, threads.grain_for(N, MIN_TASK_ELEMENTS // max(1, H * W * C), PASS_TASKS_PER_THREAD))
     return dx.transpose(0, 3, 1, 2)  # (N, C, H, W), channels last
 
 
@@ -270,7 +275,7 @@ def elu_forward(x: np.ndarray, alpha: float) -> np.ndarray:
     def task(lo, hi):
         kernel(x_flat[lo:hi], a, y_flat[lo:hi])
 
-    threads.parallel_for(task, x.size, threads.grain_for(x.size, MIN_TASK_ELEMENTS))
+    threads.parallel_for(task, x.size, threads.grain_for(x.size, MIN_TASK_ELEMENTS, PASS_TASKS_PER_THREAD))
     return y
 
 
@@ -284,7 +289,7 @@ def elu_backward(dy: np.ndarray, y: np.ndarray, alpha: float) -> np.ndarray:
     def task(lo, hi):
         loops.elu_backward(dy_flat[lo:hi], y_flat[lo:hi], a, dx_flat[lo:hi])
 
-    threads.parallel_for(task, y.size, threads.grain_for(y.size, MIN_TASK_ELEMENTS))
+    threads.parallel_for(task, y.size, threads.grain_for(y.size, MIN_TASK_ELEMENTS, PASS_TASKS_PER_THREAD))
     return dx
 
 
@@ -310,7 +315,7 @@ def max_pool_elu_forward(x: np.ndarray, alpha: float, g: ConvGeometry):
     def task(lo, hi):
         kernel(x_nhwc[lo:hi], g.KH, g.KW, g.SH, g.SW, pooled[lo:hi], argmax[lo:hi], a, y[lo:hi])
 
-    threads.parallel_for(task, N, threads.grain_for(N, MIN_TASK_ELEMENTS // max(1, x[0].size)))
+    threads.parallel_for(task, N, threads.grain_for(N, MIN_TASK_ELEMENTS // max(1, x[0].size), PASS_TASKS_PER_THREAD))
     return y.transpose(0, 3, 1, 2), argmax  # (N, C, OH, OW), channels last
 
 
@@ -329,5 +334,5 @@ def max_pool_elu_backward(dy: np.ndarray, y: np.ndarray, argmax: np.ndarray, alp
         loops.max_pool_elu_backward(dy_nhwc[lo:hi], y_nhwc[lo:hi], a, argmax[lo:hi], g.KH, g.KW, g.SH, g.SW,
                                     dpooled[lo:hi], dx[lo:hi])
 
-    threads.parallel_for(task, N, threads.grain_for(N, MIN_TASK_ELEMENTS // max(1, H * W * C)))
+    threads.parallel_for(task, N, threads.grain_for(N, MIN_TASK_ELEMENTS // max(1, H * W * C), PASS_TASKS_PER_THREAD))
     return dx.transpose(0, 3, 1, 2)  # (N, C, H, W), channels last
