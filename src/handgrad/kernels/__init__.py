@@ -21,7 +21,7 @@ INTERFACE = (
     "conv_algorithm", "conv2d_forward", "conv2d_backward",
     "dense_forward", "dense_backward",
     "max_pool_forward", "max_pool_backward", "avg_pool_forward", "avg_pool_backward",
-    "elu_forward", "elu_backward",
+    "elu_forward", "elu_backward", "dropout_forward",
     "standardize", "standardize_backward", "batch_norm_forward", "batch_norm_backward",
     "fusion_plan", "pass_scope",
     "sgd_update", "momentum_update", "rmsprop_update", "adam_update",

@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from handgrad._validation import check_int, check_number
+from handgrad.kernels import backend
 from handgrad.layers.base import Layer
 
 _WORD = (1 << 64) - 1
@@ -61,22 +62,9 @@ class Dropout(Layer):
             return x
         bit_generator = np.random.PCG64(0)  # seeded: an unseeded PCG64 first draws entropy from the OS (~0.1 ms)
         bit_generator.state = _unpack(self.state["generator"])
-        scale, keep = self._mask_buffers(x.shape, x.dtype)
-        np.random.Generator(bit_generator).random(x.shape, dtype=x.dtype, out=scale)  # u ~ U[0, 1)
+        y, self._scale = backend.active().dropout_forward(x, self.rate, bit_generator)  # scale: mask / (1 - rate)
         self.state["generator"][...] = _pack(bit_generator.state)  # in place: the model hands out this array
-        np.greater_equal(scale, self.rate, out=keep)  # mask = u >= rate
-        np.multiply(keep, x.dtype.type(1.0 / (1.0 - self.rate)), out=scale)  # (N, ...) mask / (1 - rate)
-        self._scale = scale
-        return x * scale
-
-    def _mask_buffers(self, shape, dtype) -> tuple[np.ndarray, np.ndarray]:
-        """``(scale, keep)``: this layer's arrays for ``u`` then ``mask / (1 - rate)``, and for the mask, kept
-        from one forward pass to the next (fresh arrays of this size cost the page faults of new memory on
-        every step). The last forward pass's scale is the one ``backward`` reads, as before."""
-        buffers = getattr(self, "_buffers", None)
-        if buffers is None or buffers[0].shape != tuple(shape) or buffers[0].dtype != dtype:
-            buffers = self._buffers = (np.empty(shape, dtype), np.empty(shape, bool))
-        return buffers
+        return y
 
     def _backward(self, dy, input_grad):
         if not input_grad:

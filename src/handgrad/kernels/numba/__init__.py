@@ -11,6 +11,8 @@ the optimizer updates; ``tests/kernels``, ``tests/optim/test_fused_updates.py``)
   (``handgrad.kernels.conv_algorithm``);
 - ``optim``: each optimizer update as one fused pass (the NumPy set's for arrays it does not suit);
 - ``batch_norm``: batch normalization as two passes per direction over blocks of channels;
+- ``dropout``: the training mask drawn by ``pcg64`` (NumPy's PCG64 in numba, the same values), split over
+  the threads;
 - ``fusion``: the rules of ``fusion_plan`` (an unregularized ELU before a max pooling runs as one step);
 - ``pass_scope``: a whole pass with BLAS on one thread (``threads.single_threaded_blas``), so that its kernels
   do not lower and restore BLAS's thread count one by one;
@@ -24,6 +26,7 @@ from handgrad.kernels import fusion as _fusion
 from handgrad.kernels import threads as _threads
 from handgrad.kernels.numba import fusion, ops, winograd
 from handgrad.kernels.numba.batch_norm import batch_norm_backward, batch_norm_forward
+from handgrad.kernels.numba.dropout import dropout_forward
 from handgrad.kernels.numba.ops import (
     dense_backward,
     dense_forward,

@@ -9,6 +9,7 @@ layers, the optimizers and ``Sequential`` call nothing else, see ``docs/architec
   (dW, db, dx)``; here im2col (``ops``) and Winograd (``winograd``), whose "auto" is im2col;
 - ``dense_forward``/``dense_backward``, ``max_pool_forward``/``max_pool_backward``,
   ``avg_pool_forward``/``avg_pool_backward``, ``elu_forward``/``elu_backward`` (``ops``),
+  ``dropout_forward(x, rate, bit_generator) -> (y, scale)`` (``dropout``: the training mask, from a PCG64),
   ``standardize``/``standardize_backward`` (``normalization``), ``batch_norm_forward``/``batch_norm_backward``
   (``batch_norm``);
 - ``fusion_plan(layers)``: the steps ``Sequential`` runs (here every layer alone);
@@ -26,6 +27,7 @@ from handgrad.kernels import INTERFACE
 from handgrad.kernels import conv_algorithm as _algorithm
 from handgrad.kernels.numpy import ops, winograd
 from handgrad.kernels.numpy.batch_norm import batch_norm_backward, batch_norm_forward
+from handgrad.kernels.numpy.dropout import dropout_forward
 from handgrad.kernels.numpy.normalization import standardize, standardize_backward
 from handgrad.kernels.numpy.ops import (
     avg_pool_backward,
