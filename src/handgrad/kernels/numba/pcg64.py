@@ -6,7 +6,8 @@ makes a float64 from one draw, ``(d >> 11) * 2^-53``, and a float32 from a 32-bi
 2^-24``; the 32-bit outputs are the low half of a draw, then its high half, which the bit generator keeps
 (``has_uint32``, ``uinteger``) for the next call. Both products are exact, so these loops give NumPy's bits,
 at 1.4 ns per float32 value against 4.1 ns for NumPy's fill loop (which calls the bit generator through a
-function pointer per value; 2 Zen 4 cores, one thread). ``tests/kernels/test_pcg64.py`` checks draws, floats and states against NumPy.
+function pointer per value; 2 Zen 4 cores, one thread). ``tests/kernels/test_pcg64.py`` checks draws, floats
+and states against NumPy.
 
 State words: a uint64 array ``(state_hi, state_lo, inc_hi, inc_lo)``, updated in place.
 """
