@@ -295,6 +295,9 @@ def test_max_pool_elu_equals_elu_then_max_pool(shape, pool, stride, dtype, team,
     dx = fast.max_pool_elu_backward(dy, y, argmax, 0.5, shape, g)
     dx_ref = reference.elu_backward(reference.max_pool_backward(dy, argmax_ref, shape, g), e, 0.5)
     np.testing.assert_allclose(dx, dx_ref, **TOL[dtype])
+    for name, dy_view in layouts(dy).items():  # channels-last dy: the flat loops; any other: read in place
+        dx_view = fast.max_pool_elu_backward(dy_view, y, argmax, 0.5, shape, g)
+        assert dx_view.tobytes() == dx.tobytes(), f"dy {name}"
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

@@ -421,3 +421,18 @@ def max_pool_elu_backward(dy, y, alpha, argmax, KH, KW, SH, SW, dpooled, dx):
     """``elu_backward`` of ``dy`` at ``y`` into ``dpooled``, then ``max_pool_backward`` of it into ``dx``."""
     elu_backward(dy.reshape(-1), y.reshape(-1), alpha, dpooled.reshape(-1))
     max_pool_backward(dpooled, argmax, KH, KW, SH, SW, dx)
+
+
+@njit(nogil=True, cache=True)
+def max_pool_elu_backward_strided(dy, y, alpha, argmax, KH, KW, SH, SW, dpooled, dx):
+    """``max_pool_elu_backward`` for a ``dy (N, OH, OW, C)`` of any strides (a channels-first gradient seen
+    channels-last: the Dense layer's after a Flatten), read in place instead of copied first."""
+    N, OH, OW, C = dy.shape
+    for n in range(N):
+        for oh in range(OH):
+            for ow in range(OW):
+                for c in range(C):
+                    v = y[n, oh, ow, c]
+                    g = dy[n, oh, ow, c]
+                    dpooled[n, oh, ow, c] = g if v > 0 else g * (v + alpha)
+    max_pool_backward(dpooled, argmax, KH, KW, SH, SW, dx)

@@ -324,15 +324,16 @@ def max_pool_elu_backward(dy: np.ndarray, y: np.ndarray, argmax: np.ndarray, alp
     """Gradient of ``max_pool_elu_forward``: ``dx = MaxPool'(ELU'(y) * dy)``, ELU's derivative taken at the
     pooled output ``y`` (the ELU output at each window's maximum)."""
     N, C, H, W = x_shape
-    dy_nhwc = channels_last(np.asarray(dy, dtype=y.dtype))  # (N, OH, OW, C)
+    dy_nhwc = np.asarray(dy, dtype=y.dtype).transpose(0, 2, 3, 1)  # (N, OH, OW, C), a view
+    # Channels last in memory: the flat loops; else (a Flatten's NCHW gradient) read where it lies, no copy.
+    kernel = loops.max_pool_elu_backward if dy_nhwc.flags.c_contiguous else loops.max_pool_elu_backward_strided
     y_nhwc = channels_last(y)  # (N, OH, OW, C)
     dpooled = empty(y_nhwc.shape, y.dtype)  # (N, OH, OW, C)
     dx = empty((N, H, W, C), y.dtype)  # (N, H, W, C)
     a = y.dtype.type(alpha)
 
     def task(lo, hi):
-        loops.max_pool_elu_backward(dy_nhwc[lo:hi], y_nhwc[lo:hi], a, argmax[lo:hi], g.KH, g.KW, g.SH, g.SW,
-                                    dpooled[lo:hi], dx[lo:hi])
+        kernel(dy_nhwc[lo:hi], y_nhwc[lo:hi], a, argmax[lo:hi], g.KH, g.KW, g.SH, g.SW, dpooled[lo:hi], dx[lo:hi])
 
     threads.parallel_for(task, N, threads.grain_for(N, MIN_TASK_ELEMENTS // max(1, H * W * C), PASS_TASKS_PER_THREAD))
     return dx.transpose(0, 3, 1, 2)  # (N, C, H, W), channels last
