@@ -4,10 +4,10 @@ The fast kernels split each layer's work into tasks (chunks of the batch); the t
 from a shared counter and run the whole pipeline on each (im2col, BLAS product, col2im, ...) with the numba
 loops (which release the GIL) and a *single-threaded* BLAS. The calling thread is one of the team; the
 others are workers. Between calls a worker spins without the GIL for ``SPIN_SECONDS`` (``spin_wait``), then
-sleeps on a queue; the caller waits for their results the same way. A sleeping thread's wake-up took ~30 us
-on this VM, ~15 times a training step: spinning made the reference network's step 5-8 % faster (batch 64,
-1x28x28, training and inference, docs/kernel-measurements.md). A team with more threads than this process
-has CPUs never spins.
+sleeps on a queue; the caller waits for their results the same way. A hand-off to a sleeping thread and back
+took 55-77 us on a 2-core VM, against 4-5 us to a spinning one, ~15 times a training step: spinning made
+the reference network's step 4-8 % faster in one process (batch 64, docs/kernel-measurements.md). A team
+with more threads than this process has CPUs never spins.
 
 Why not numba's parallel loops plus a multi-threaded BLAS (measured on 2 Zen 3 cores): the two thread pools
 alternate many times per training step, and each pool's idle threads hold the cores the other needs.
