@@ -210,9 +210,10 @@ def _spin_wait():
 def _spins(size: int) -> int:
     """Reads per spin for a team of ``size`` threads: none when it has more threads than this process has CPUs
     (a spinning thread would hold the core the thread it waits for needs), or without numba."""
-    if SPIN_SECONDS <= 0 or size > _available_cpus() or _spin_wait() is None:
+    spin_wait = _spin_wait()
+    if SPIN_SECONDS <= 0 or size > _available_cpus() or spin_wait is None:
         return 0
-    return max(1, int(SPIN_SECONDS * _spin_wait().spins_per_second()))
+    return max(1, int(SPIN_SECONDS * spin_wait.spins_per_second()))
 
 
 class _Team:

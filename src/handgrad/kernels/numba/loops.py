@@ -391,13 +391,17 @@ def elu_f64(x, alpha, y):
         y[i] = alpha * math.expm1(v) if v < 0 else v
 
 
+@njit(inline="always")
+def _elu_grad(g, v, alpha):
+    """ELU's ``dL/dx`` from ``g = dL/dy`` at its output ``v``: ``g if v > 0 else g * (v + alpha)``."""
+    return g if v > 0 else g * (v + alpha)
+
+
 @njit(nogil=True, cache=True)
 def elu_backward(dy, y, alpha, dx):
     """``dx = dy if y > 0 else dy * (y + alpha)``; flat arrays, ``alpha`` of the arrays' dtype."""
     for i in range(_U(y.size)):
-        v = y[i]
-        g = dy[i]
-        dx[i] = g if v > 0 else g * (v + alpha)
+        dx[i] = _elu_grad(dy[i], y[i], alpha)
 
 
 # ---------------------------------------------------------------------------------------------- ELU + max pooling
@@ -432,7 +436,5 @@ def max_pool_elu_backward_strided(dy, y, alpha, argmax, KH, KW, SH, SW, dpooled,
         for oh in range(OH):
             for ow in range(OW):
                 for c in range(C):
-                    v = y[n, oh, ow, c]
-                    g = dy[n, oh, ow, c]
-                    dpooled[n, oh, ow, c] = g if v > 0 else g * (v + alpha)
+                    dpooled[n, oh, ow, c] = _elu_grad(dy[n, oh, ow, c], y[n, oh, ow, c], alpha)
     max_pool_backward(dpooled, argmax, KH, KW, SH, SW, dx)

@@ -230,6 +230,12 @@ def _split_grain(n: int, macs_per_item: int) -> int:
     return max(-(-MIN_TASK_MACS // max(1, macs_per_item)), -(-n // threads.num_threads()))
 
 
+def _pass_grain(n: int, elements_per_item: int) -> int:
+    """Items per task of an element-wise pass over ``n`` items: ``PASS_TASKS_PER_THREAD`` tasks per thread, each
+    of at least ``MIN_TASK_ELEMENTS`` elements."""
+    return threads.grain_for(n, MIN_TASK_ELEMENTS // max(1, elements_per_item), PASS_TASKS_PER_THREAD)
+
+
 # ---------------------------------------------------------------------------------------------- pooling
 def _argmax_dtype(g: ConvGeometry):
     return np.int8 if g.KH * g.KW <= 127 else np.int32
@@ -245,7 +251,7 @@ def max_pool_forward(x: np.ndarray, g: ConvGeometry):
     def task(lo, hi):
         loops.max_pool(x_nhwc[lo:hi], g.KH, g.KW, g.SH, g.SW, y[lo:hi], argmax[lo:hi])
 
-    threads.parallel_for(task, N, threads.grain_for(N, MIN_TASK_ELEMENTS // max(1, x[0].size), PASS_TASKS_PER_THREAD))
+    threads.parallel_for(task, N, _pass_grain(N, x[0].size))
     return y.transpose(0, 3, 1, 2), argmax  # (N, C, OH, OW), channels last
 
 
@@ -258,7 +264,7 @@ def max_pool_backward(dy: np.ndarray, argmax: np.ndarray, x_shape, g: ConvGeomet
     def task(lo, hi):
         loops.max_pool_backward(dy_nhwc[lo:hi], argmax[lo:hi], g.KH, g.KW, g.SH, g.SW, dx[lo:hi])
 
-    threads.parallel_for(task, N, threads.grain_for(N, MIN_TASK_ELEMENTS // max(1, H * W * C), PASS_TASKS_PER_THREAD))
+    threads.parallel_for(task, N, _pass_grain(N, H * W * C))
     return dx.transpose(0, 3, 1, 2)  # (N, C, H, W), channels last
 
 
@@ -275,7 +281,7 @@ def elu_forward(x: np.ndarray, alpha: float) -> np.ndarray:
     def task(lo, hi):
         kernel(x_flat[lo:hi], a, y_flat[lo:hi])
 
-    threads.parallel_for(task, x.size, threads.grain_for(x.size, MIN_TASK_ELEMENTS, PASS_TASKS_PER_THREAD))
+    threads.parallel_for(task, x.size, _pass_grain(x.size, 1))
     return y
 
 
@@ -289,7 +295,7 @@ def elu_backward(dy: np.ndarray, y: np.ndarray, alpha: float) -> np.ndarray:
     def task(lo, hi):
         loops.elu_backward(dy_flat[lo:hi], y_flat[lo:hi], a, dx_flat[lo:hi])
 
-    threads.parallel_for(task, y.size, threads.grain_for(y.size, MIN_TASK_ELEMENTS, PASS_TASKS_PER_THREAD))
+    threads.parallel_for(task, y.size, _pass_grain(y.size, 1))
     return dx
 
 
@@ -315,7 +321,7 @@ def max_pool_elu_forward(x: np.ndarray, alpha: float, g: ConvGeometry):
     def task(lo, hi):
         kernel(x_nhwc[lo:hi], g.KH, g.KW, g.SH, g.SW, pooled[lo:hi], argmax[lo:hi], a, y[lo:hi])
 
-    threads.parallel_for(task, N, threads.grain_for(N, MIN_TASK_ELEMENTS // max(1, x[0].size), PASS_TASKS_PER_THREAD))
+    threads.parallel_for(task, N, _pass_grain(N, x[0].size))
     return y.transpose(0, 3, 1, 2), argmax  # (N, C, OH, OW), channels last
 
 
@@ -335,5 +341,5 @@ def max_pool_elu_backward(dy: np.ndarray, y: np.ndarray, argmax: np.ndarray, alp
     def task(lo, hi):
         kernel(dy_nhwc[lo:hi], y_nhwc[lo:hi], a, argmax[lo:hi], g.KH, g.KW, g.SH, g.SW, dpooled[lo:hi], dx[lo:hi])
 
-    threads.parallel_for(task, N, threads.grain_for(N, MIN_TASK_ELEMENTS // max(1, H * W * C), PASS_TASKS_PER_THREAD))
+    threads.parallel_for(task, N, _pass_grain(N, H * W * C))
     return dx.transpose(0, 3, 1, 2)  # (N, C, H, W), channels last

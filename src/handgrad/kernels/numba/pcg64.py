@@ -39,13 +39,23 @@ def _mul_hi(typingctx, a, b):
 
 
 @njit(inline="always")
+def _mul128(a_hi, a_lo, b_hi, b_lo):
+    """``a * b`` mod 2^128, as ``(hi, lo)``."""
+    return _mul_hi(a_lo, b_lo) + a_lo * b_hi + a_hi * b_lo, a_lo * b_lo
+
+
+@njit(inline="always")
+def _add128(a_hi, a_lo, b_hi, b_lo):
+    """``a + b`` mod 2^128, as ``(hi, lo)``."""
+    lo = a_lo + b_lo
+    return a_hi + b_hi + (np.uint64(1) if lo < a_lo else np.uint64(0)), lo
+
+
+@njit(inline="always")
 def _step(hi, lo, inc_hi, inc_lo):
     """``s * M + inc`` mod 2^128, as ``(hi, lo)``."""
-    new_hi = _mul_hi(lo, _M_LO) + lo * _M_HI + hi * _M_LO
-    new_lo = lo * _M_LO
-    out_lo = new_lo + inc_lo
-    carry = np.uint64(1) if out_lo < new_lo else np.uint64(0)
-    return new_hi + inc_hi + carry, out_lo
+    new_hi, new_lo = _mul128(hi, lo, _M_HI, _M_LO)
+    return _add128(new_hi, new_lo, inc_hi, inc_lo)
 
 
 @njit(inline="always")
@@ -103,18 +113,6 @@ def uniform_f32(words, has_uint32, uinteger, out):
         has_uint32 = 1
     words[0], words[1] = hi, lo
     return has_uint32, uinteger
-
-
-@njit(nogil=True, cache=True)
-def _mul128(a_hi, a_lo, b_hi, b_lo):
-    """``a * b`` mod 2^128, as ``(hi, lo)``."""
-    return _mul_hi(a_lo, b_lo) + a_lo * b_hi + a_hi * b_lo, a_lo * b_lo
-
-
-@njit(nogil=True, cache=True)
-def _add128(a_hi, a_lo, b_hi, b_lo):
-    lo = a_lo + b_lo
-    return a_hi + b_hi + (np.uint64(1) if lo < a_lo else np.uint64(0)), lo
 
 
 @njit(nogil=True, cache=True)
