@@ -218,7 +218,7 @@ def step_names(model) -> list[tuple[str, int, int, object]]:
     for lo, hi, step in steps:
         layers = model.layers[lo:hi]
         name = "+".join(layer.name for layer in layers)
-        if len(layers) == 1 and type(layers[0]).__name__ == "Conv2D":
+        if type(layers[0]).__name__ == "Conv2D":  # alone, or fused with what follows it
             name += f" ({layers[0].conv_algorithm})"
         out.append((name, lo, hi, step))
     return out
@@ -305,7 +305,7 @@ def table(result: dict, peak: float, bandwidth: float) -> str:
     what = (f"training step ({result['optimizer']}, {network})" if result["mode"] == "train"
             else "inference batch")
     lines = [f"{result['input']}, batch {result['batch']}, {what}: medians of {result['repeats']}",
-             f"{'part':44} {'ms':>7} {'share':>6} {'GFLOP':>7} {'MB':>7} {'limit ms':>8} {'% limit':>7}  bound"]
+             f"{'part':50} {'ms':>7} {'share':>6} {'GFLOP':>7} {'MB':>7} {'limit ms':>8} {'% limit':>7}  bound"]
     lines.append("-" * len(lines[-1]))
     total = sum(seconds for _, seconds, _, _ in result["parts"])
     limit_total = 0.0
@@ -315,17 +315,17 @@ def table(result: dict, peak: float, bandwidth: float) -> str:
         limit_total += limit
         share = f"{100 * seconds / total:5.1f}%"
         if name == "Python/other":
-            lines.append(f"{name:44} {1e3 * seconds:7.3f} {share:>6} {'':>7} {'':>7} {'':>8} {'':>7}")
+            lines.append(f"{name:50} {1e3 * seconds:7.3f} {share:>6} {'':>7} {'':>7} {'':>8} {'':>7}")
             continue
         pct = f"{100 * limit / seconds:6.0f}%" if limit > 0 and seconds > 0 else f"{'-':>7}"
         bound = "" if limit == 0 else ("GEMM" if compute >= memory else "memory")
-        lines.append(f"{name:44} {1e3 * seconds:7.3f} {share:>6} {flops / 1e9:7.3f} {nbytes / 1e6:7.2f} "
+        lines.append(f"{name:50} {1e3 * seconds:7.3f} {share:>6} {flops / 1e9:7.3f} {nbytes / 1e6:7.2f} "
                      f"{1e3 * limit:8.3f} {pct}  {bound}")
     lines.append("-" * len(lines[1]))
-    lines.append(f"{'sum of parts':44} {1e3 * total:7.3f} {'':>6} {'':>7} {'':>7} {1e3 * limit_total:8.3f} "
+    lines.append(f"{'sum of parts':50} {1e3 * total:7.3f} {'':>6} {'':>7} {'':>7} {1e3 * limit_total:8.3f} "
                  f"{100 * limit_total / total:6.0f}%")
     whole = result["whole"]
-    lines.append(f"{'whole step, no timers (interleaved)':44} {1e3 * whole:7.3f}   sum of parts / whole = "
+    lines.append(f"{'whole step, no timers (interleaved)':50} {1e3 * whole:7.3f}   sum of parts / whole = "
                  f"{total / whole:.3f}; {result['batch'] / whole:.0f} images/s")
     return "\n".join(lines)
 

@@ -24,7 +24,8 @@ def test_main_prints_every_part_of_both_modes(profile, capsys):
     for line in ("optimizer step", "loss (softmax cross-entropy)", "sum of parts", "whole step, no timers"):
         assert line in out
     assert out.count("\nPython/other ") == 2
-    assert "elu+max_pool2d forward" in out or "elu forward" in out  # fused by the numba set, alone by NumPy's
+    # fused by the numba set (with the convolution before them), alone by NumPy's
+    assert "conv2d+elu+max_pool2d (im2col) forward" in out or "elu forward" in out
 
 
 def test_parts_add_up_to_the_timed_step(profile):

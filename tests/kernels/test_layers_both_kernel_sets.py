@@ -8,7 +8,7 @@ import handgrad as hg
 from handgrad.kernels import backend
 from handgrad.kernels import numba as kernels_numba
 from handgrad.kernels import numpy as kernels_numpy
-from handgrad.kernels.numba.fusion import ELUMaxPool
+from handgrad.kernels.numba.fusion import ConvELUMaxPool, ELUMaxPool
 from handgrad.models import reference_cnn
 
 TOL = {np.float32: dict(rtol=1e-4, atol=1e-5), np.float64: dict(rtol=1e-11, atol=1e-13)}
@@ -160,7 +160,7 @@ def test_the_plan_is_built_once_per_layers_and_kernel_set(rng):
         model.forward(x)
         first = model._steps
         model.forward(x)
-        assert model._steps is first and any(isinstance(s, ELUMaxPool) for _, _, s in first)
+        assert model._steps is first and any(isinstance(s, ConvELUMaxPool) for _, _, s in first)
     with backend.using_kernels("numpy"):
         model.forward(x)
         assert all(hi == lo + 1 for lo, hi, _ in model._steps)
@@ -194,7 +194,7 @@ def test_sequential_asks_for_the_plan_once_per_kernel_set_layers_and_activity_re
         for _ in range(3):
             model.loss(x, np.array([0, 2]), training=True)
         assert asked == ["numba"]
-        assert [type(s).__name__ for _, _, s in model._steps] == ["Conv2D", "ELUMaxPool", "Flatten", "Dense"]
+        assert [type(s).__name__ for _, _, s in model._steps] == ["ConvELUMaxPool", "Flatten", "Dense"]
         model.layers[1].activity_regularizer = hg.L2(0.1)  # the ELU's output is now needed: no fusion
         model.forward(x)
         assert asked == ["numba", "numba"]

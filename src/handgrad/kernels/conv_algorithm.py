@@ -40,10 +40,11 @@ class Convolutions:
             return requested
         return auto_algorithm(kernel_size, stride, C, F, self.fast_winograd)
 
-    def forward(self, x, W, b, g, algorithm: str = "im2col"):
-        """``z = conv(x, W) + b`` by ``algorithm``: ``(z, cache)``, the cache holding the algorithm's backward."""
+    def forward(self, x, W, b, g, algorithm: str = "im2col", **options):
+        """``z = conv(x, W) + b`` by ``algorithm``: ``(z, cache)``, the cache holding the algorithm's backward.
+        ``options``: the kernels' own (the numba set's ``epilogue``, which its fused steps pass)."""
         kernels = self._kernels[algorithm]
-        z, cache = kernels.conv2d_forward(x, W, b, g)
+        z, cache = kernels.conv2d_forward(x, W, b, g, **options)
         return z, (kernels.conv2d_backward, cache)
 
     @staticmethod

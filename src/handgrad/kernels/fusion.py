@@ -16,23 +16,24 @@ from __future__ import annotations
 
 
 def fusable_as(layer) -> str | None:
-    """The operation ``layer``'s own class declares in ``FUSABLE_AS`` (``"elu"``, ``"max_pool"``), else None."""
+    """The operation ``layer``'s own class declares in ``FUSABLE_AS`` (``"conv2d"``, ``"elu"``, ``"max_pool"``),
+    else None."""
     return vars(type(layer)).get("FUSABLE_AS")
 
 
 def plan(layers, rules) -> tuple[tuple[int, int, object], ...]:
     """``((lo, hi, step), ...)``: ``layers[lo:hi]`` run as ``step`` (the layer itself when ``hi == lo + 1``).
 
-    ``rules``: classes with ``matches(a, b)`` and a constructor ``rule(a, b)`` (pairs of layers), tried in order.
+    ``rules``: classes with ``SIZE`` (how many consecutive layers they fuse), ``matches(*layers)`` and a
+    constructor ``rule(*layers)``, tried in order at each position (put the longer ones first).
     """
     steps, i = [], 0
     while i < len(layers):
-        a, b = layers[i], layers[i + 1] if i + 1 < len(layers) else None
-        rule = next((r for r in rules if b is not None and r.matches(a, b)), None)
+        rule = next((r for r in rules if i + r.SIZE <= len(layers) and r.matches(*layers[i : i + r.SIZE])), None)
         if rule is not None:
-            steps.append((i, i + 2, rule(a, b)))
-            i += 2
+            steps.append((i, i + rule.SIZE, rule(*layers[i : i + rule.SIZE])))
+            i += rule.SIZE
         else:
-            steps.append((i, i + 1, a))
+            steps.append((i, i + 1, layers[i]))
             i += 1
     return tuple(steps)

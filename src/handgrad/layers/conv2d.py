@@ -44,6 +44,8 @@ class Conv2D(ParametricLayer):
     ``forward``: do not modify it in between. With Winograd, the same results (up to float rounding).
     """
 
+    FUSABLE_AS = "conv2d"  # this exact class, for a kernel set's fusion rules (handgrad.kernels.fusion)
+
     def __init__(self, filters: int, kernel_size, stride=1, padding="same", activation=None, use_bias=True,
                  kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None,
                  kernel_initializer="glorot_uniform", algorithm="auto", name=None):

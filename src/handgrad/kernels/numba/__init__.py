@@ -13,7 +13,8 @@ the optimizer updates; ``tests/kernels``, ``tests/optim/test_fused_updates.py``)
 - ``batch_norm``: batch normalization as two passes per direction over blocks of channels;
 - ``dropout``: the training mask drawn by ``pcg64`` (NumPy's PCG64 in numba, the same values), split over
   the threads;
-- ``fusion``: the rules of ``fusion_plan`` (an unregularized ELU before a max pooling runs as one step);
+- ``fusion``: the rules of ``fusion_plan`` (an unregularized ELU before a max pooling runs as one step, and
+  with a plain Conv2D before them as the convolution's epilogue, chunk by chunk);
 - ``pass_scope``: a whole pass with BLAS on one thread (``threads.single_threaded_blas``), so that its kernels
   do not lower and restore BLAS's thread count one by one;
 - average pooling and the standardization of LayerNorm and GroupNorm are the NumPy set's.

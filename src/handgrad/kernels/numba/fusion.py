@@ -1,8 +1,11 @@
 """The numba set's fusion rules (planned by ``handgrad.kernels.fusion.plan``; see there for what a rule is)."""
 from __future__ import annotations
 
+from handgrad.kernels import conv_algorithm
 from handgrad.kernels.fusion import fusable_as
-from handgrad.kernels.numba.ops import max_pool_elu_backward, max_pool_elu_forward
+from handgrad.kernels.numba import ops, winograd
+
+_convolutions = conv_algorithm.Convolutions(ops, winograd, fast_winograd=True)
 
 
 class ELUMaxPool:
@@ -13,6 +16,8 @@ class ELUMaxPool:
     argmax. Reads the layers' configuration (``alpha``, the pooling geometry), never their private fields.
     """
 
+    SIZE = 2
+
     def __init__(self, elu, pool):
         self.elu, self.pool = elu, pool
 
@@ -22,7 +27,7 @@ class ELUMaxPool:
 
     def forward(self, x, training, check_finite=False):
         # check_finite: the layer interface's; a step runs only inside a Sequential, which checks its input
-        y, argmax = max_pool_elu_forward(x, self.elu.alpha, self.pool.geometry)
+        y, argmax = ops.max_pool_elu_forward(x, self.elu.alpha, self.pool.geometry)
         self._cache = (y, argmax, x.shape)
         return y
 
@@ -30,7 +35,46 @@ class ELUMaxPool:
         if not input_grad:
             return None
         y, argmax, x_shape = self._cache
-        return max_pool_elu_backward(dy, y, argmax, self.elu.alpha, x_shape, self.pool.geometry)
+        return ops.max_pool_elu_backward(dy, y, argmax, self.elu.alpha, x_shape, self.pool.geometry)
 
 
-RULES = (ELUMaxPool,)  # pairs of layers
+class ConvELUMaxPool:
+    """``MaxPool2D(ELU(Conv2D(x)))``: the convolution with ``ELUMaxPool`` as its epilogue (``ops.ELUMaxPool``).
+
+    Each chunk of images is pooled while its convolution output ``z`` is in cache; the full-size ``z`` is never
+    written (the backward pass needs only the pooled output and the argmax). Bit for bit the three layers'
+    results. Matches a ``Conv2D`` without activation and activity regularizer, followed by what ``ELUMaxPool``
+    matches. Backward: ``ELUMaxPool``'s, then the convolution's, which fills the ``Conv2D``'s ``grads`` as its
+    own backward does. Shape: ``(N, C, H, W)`` -> ``(N, F, POH, POW)``.
+    """
+
+    SIZE = 3
+
+    def __init__(self, conv, elu, pool):
+        self.conv, self.elu, self.pool = conv, elu, pool
+
+    @staticmethod
+    def matches(conv, elu, pool) -> bool:
+        return (fusable_as(conv) == "conv2d" and conv.activation is None and conv.activity_regularizer is None
+                and ELUMaxPool.matches(elu, pool))
+
+    def forward(self, x, training, check_finite=False):
+        conv = self.conv
+        (y, argmax), cache = _convolutions.forward(x, conv.params["W"], conv.params.get("b"), conv.geometry,
+                                                   conv.conv_algorithm,
+                                                   epilogue=ops.ELUMaxPool(self.elu.alpha, self.pool.geometry))
+        self._cache = (cache, y, argmax, (x.shape[0], *conv.output_shape))
+        return y
+
+    def backward(self, dy, input_grad=True, check_finite=False):
+        conv = self.conv
+        cache, y, argmax, z_shape = self._cache
+        dz = ops.max_pool_elu_backward(dy, y, argmax, self.elu.alpha, z_shape, self.pool.geometry)
+        dW, db, dx = _convolutions.backward(dz, cache, conv.geometry, input_grad)
+        conv.grads["W"] = dW
+        if conv.use_bias:
+            conv.grads["b"] = db
+        return dx
+
+
+RULES = (ConvELUMaxPool, ELUMaxPool)  # the longer first

@@ -14,18 +14,20 @@ from handgrad.kernels.numba import blas, loops, task_compiler
 
 _FUNCTIONS = dict(im2col=loops.im2col, im2col_channels_first=loops.im2col_channels_first, col2im=loops.col2im,
                   col2im_channels_first=loops.col2im_channels_first, add_bias=loops.add_bias,
-                  add_column_sums=loops.add_column_sums, add_in_place=loops.add_in_place, matmul=blas.matmul)
+                  add_column_sums=loops.add_column_sums, add_in_place=loops.add_in_place, matmul=blas.matmul,
+                  max_pool_elu=loops.max_pool_elu_f32)
 
 
 def _forward_template(sources):
-    def run(gemm, x, lo, hi, step, KH, KW, SH, SW, top, left, OH, OW, W_mat, b, has_bias, z, cols_buf, few):
+    def run(gemm, x, lo, hi, step, KH, KW, SH, SW, top, left, OH, OW, W_mat, b, has_bias, z, cols_buf, few,
+            pool, pool_kh, pool_kw, pool_sh, pool_sw, alpha, pooled, argmax, y):
         sources  # noqa: B018 (a constant of the cache key: the sources this task calls)
         P = OH * OW
-        K = W_mat.shape[1]
+        F, K = W_mat.shape
         for n0 in range(lo, hi, step):
             n1 = min(hi, n0 + step)
             rows = (n1 - n0) * P
-            z_chunk = z[n0 * P : n1 * P]  # ((n1-n0)*OH*OW, F)
+            z_chunk = z[:rows] if pool else z[n0 * P : n1 * P]  # ((n1-n0)*OH*OW, F): a chunk's scratch, or z's
             if few:
                 cols_t = cols_buf[: rows * K].reshape((K, rows))
                 im2col_channels_first(x[n0:n1], KH, KW, SH, SW, top, left, OH, OW, cols_t)  # noqa: F821
@@ -36,6 +38,9 @@ def _forward_template(sources):
                 matmul(gemm, cols, W_mat.T, z_chunk)  # noqa: F821
             if has_bias:
                 add_bias(z_chunk, b)  # noqa: F821
+            if pool:
+                max_pool_elu(z_chunk.reshape((n1 - n0, OH, OW, F)), pool_kh, pool_kw, pool_sh, pool_sw,  # noqa: F821
+                             pooled[n0:n1], argmax[n0:n1], alpha, y[n0:n1])
 
     return run
 
@@ -79,8 +84,11 @@ def _backward_template(sources):
 
 @functools.cache
 def forward():
-    """``run(gemm, x, lo, hi, step, KH, KW, SH, SW, top, left, OH, OW, W_mat, b, has_bias, z, cols_buf, few)``:
-    ``ops.conv2d_forward``'s chunks of images ``lo:hi``: ``z (N*OH*OW, F) = cols @ W_mat.T (+ b)``."""
+    """``run(gemm, x, lo, hi, step, KH, KW, SH, SW, top, left, OH, OW, W_mat, b, has_bias, z, cols_buf, few, pool,
+    pool_kh, pool_kw, pool_sh, pool_sw, alpha, pooled, argmax, y)``: ``ops.conv2d_forward``'s chunks of images
+    ``lo:hi``: ``z (N*OH*OW, F) = cols @ W_mat.T (+ b)``; with ``pool``, each chunk's ``z`` (into the
+    scratch ``z``, ``(images per chunk * OH*OW, F)``) pooled and ELU'd into ``pooled``, ``argmax``, ``y``
+    ``(N, POH, POW, F)`` as ``loops.max_pool_elu_f32``, so that the whole ``z`` is never written."""
     return task_compiler.compile_task(_forward_template, _FUNCTIONS, sources=task_compiler.source_hash(blas, loops))
 
 

@@ -15,7 +15,8 @@ to float rounding); what differs is how the work is done:
   products on cache-resident operands.
 - Pooling and ELU are single passes over channels-last memory; ELU's float32 ``expm1`` is a vectorized
   polynomial (``loops.elu_f32``, within 1 ulp), float64 uses the C library's. ``max_pool_elu_*``
-  computes ELU followed by max pooling as pooling followed by ELU (``handgrad.kernels.numba.fusion`` plans it).
+  computes ELU followed by max pooling as pooling followed by ELU (``handgrad.kernels.numba.fusion`` plans it);
+  a convolution can run it as its epilogue (``ELUMaxPool``) on each chunk of its output while it is in cache.
 - Outputs are channels-last arrays viewed as NCHW (as the references'), so the next layer reads them
   without a copy; inputs of any memory layout are accepted (a non-channels-last input costs one copy).
 
@@ -24,6 +25,8 @@ is reused across calls; layouts (``handgrad.kernels.numba.layout``): channels-la
 memory layout.
 """
 from __future__ import annotations
+
+from typing import NamedTuple
 
 import numpy as np
 
@@ -73,12 +76,23 @@ def _columns(x_chunk, few: bool, g: ConvGeometry, buf) -> np.ndarray:
     return cols
 
 
-def conv2d_forward(x: np.ndarray, W: np.ndarray, b: np.ndarray | None, g: ConvGeometry):
+class ELUMaxPool(NamedTuple):
+    """A convolution's epilogue: ``MaxPool(ELU(z))`` of each chunk's ``z`` as ``max_pool_elu_forward``, with ELU's
+    ``alpha`` and the pooling's geometry ``g`` (no padding)."""
+
+    alpha: float
+    g: ConvGeometry
+
+
+def conv2d_forward(x: np.ndarray, W: np.ndarray, b: np.ndarray | None, g: ConvGeometry,
+                   epilogue: ELUMaxPool | None = None):
     """As ``reference.conv2d_forward``; ``cache`` holds the input (not the column matrix) and the kernel matrix.
 
     Many channels: channels-last input, ``cols (rows, KH*KW*C)``, ``z = cols @ W_mat.T``. Few channels:
     channels-first input, ``cols_t (C*KH*KW, rows)``, ``z = cols_t.T @ W.reshape(F, -1).T`` (the products
-    take the transposed operands as they are).
+    take the transposed operands as they are). With ``epilogue``: ``((y, argmax), cache)``, bit for bit
+    ``max_pool_elu_forward(z, *epilogue)``, each chunk's ``z`` pooled while it is in cache (the whole ``z``
+    is never written).
     """
     N, C = x.shape[:2]
     F = W.shape[0]
@@ -91,29 +105,35 @@ def conv2d_forward(x: np.ndarray, W: np.ndarray, b: np.ndarray | None, g: ConvGe
         x_arr = channels_last(x)  # (N, H, W, C)
         W_mat = kernel_matrix(W)  # (F, KH*KW*C)
     K = W_mat.shape[1]
-    z = empty((N * P, F), x.dtype)  # (N*OH*OW, F), channels last
     step = max(1, CHUNK_BYTES // (P * K * x.itemsize))  # images per chunk
+    z = empty((N * P, F), x.dtype) if epilogue is None else None  # (N*OH*OW, F), channels last
+    pool = _ELUMaxPoolRun(epilogue, N, F, x.dtype)
 
     gemm = _gemm(x.dtype, N * P * K * F, P, K, F)  # one numba call per task, or the loops below
     bias = np.zeros(0, x.dtype) if b is None else b  # the Python loops' add_bias(z_chunk, b) as it is
 
     def task(lo, hi):
         cols_buf = scratch("cols", step * P * K, x.dtype)
+        z_buf = z if epilogue is None else scratch("conv_z", step * P * F, x.dtype).reshape(step * P, F)
         if gemm:  # the whole task in one numba call
             im2col_chunks.forward()(gemm, x_arr, lo, hi, step, g.KH, g.KW, g.SH, g.SW, g.top, g.left, g.OH, g.OW,
-                                  W_mat, bias, b is not None, z, cols_buf, few)
+                                  W_mat, bias, b is not None, z_buf, cols_buf, few, *pool.arguments)
             return
         for n0 in range(lo, hi, step):
             n1 = min(hi, n0 + step)
             cols = _columns(x_arr[n0:n1], few, g, cols_buf)  # ((n1-n0)*OH*OW, K)
-            z_chunk = z[n0 * P : n1 * P]  # ((n1-n0)*OH*OW, F)
+            z_chunk = z_buf[n0 * P : n1 * P] if epilogue is None else z_buf[: (n1 - n0) * P]  # ((n1-n0)*OH*OW, F)
             np.matmul(cols, W_mat.T, out=z_chunk)
             if b is not None:
                 loops.add_bias(z_chunk, b)
+            if epilogue is not None:
+                pool.run(z_chunk.reshape(n1 - n0, g.OH, g.OW, F), n0, n1)
 
     threads.parallel_for(task, N, _conv_grain(N, step, P * K * F))
-    z = z.reshape(N, g.OH, g.OW, F).transpose(0, 3, 1, 2)  # (N, F, OH, OW), channels last
-    return z, (x_arr, W_mat, few)
+    cache = (x_arr, W_mat, few)
+    if epilogue is not None:
+        return pool.result(), cache
+    return z.reshape(N, g.OH, g.OW, F).transpose(0, 3, 1, 2), cache  # z (N, F, OH, OW), channels last
 
 
 def conv2d_backward(dz: np.ndarray, cache, g: ConvGeometry, input_grad: bool = True):
@@ -310,19 +330,44 @@ def max_pool_elu_forward(x: np.ndarray, alpha: float, g: ConvGeometry):
     """
     N, C = x.shape[:2]
     x_nhwc = channels_last(x)  # (N, H, W, C)
-    pooled = empty((N, g.OH, g.OW, C), x.dtype)  # (N, OH, OW, C), max of x
-    y = empty((N, g.OH, g.OW, C), x.dtype)  # (N, OH, OW, C), ELU of the max
-    argmax = empty((N, g.OH, g.OW, C), _argmax_dtype(g))
-    if x.dtype == np.float32:
-        kernel, a = loops.max_pool_elu_f32, np.float32(alpha)
-    else:
-        kernel, a = loops.max_pool_elu_f64, float(alpha)
+    pool = _ELUMaxPoolRun(ELUMaxPool(alpha, g), N, C, x.dtype)
 
     def task(lo, hi):
-        kernel(x_nhwc[lo:hi], g.KH, g.KW, g.SH, g.SW, pooled[lo:hi], argmax[lo:hi], a, y[lo:hi])
+        pool.run(x_nhwc[lo:hi], lo, hi)
 
     threads.parallel_for(task, N, _pass_grain(N, x[0].size))
-    return y.transpose(0, 3, 1, 2), argmax  # (N, C, OH, OW), channels last
+    return pool.result()
+
+
+class _ELUMaxPoolRun:
+    """The outputs of ``max_pool_elu_forward`` (or of a convolution's ``ELUMaxPool`` epilogue) for ``N`` images of
+    ``C`` channels, filled images ``lo:hi`` at a time by ``run``; ``arguments``: the chunk tasks' pooling
+    arguments (``pool, KH, KW, SH, SW, alpha, pooled, argmax, y``; empty arrays without an epilogue)."""
+
+    def __init__(self, epilogue: ELUMaxPool | None, N: int, C: int, dtype):
+        if epilogue is None:
+            none = np.empty((0, 0, 0, 0), dtype)
+            self.arguments = (False, 0, 0, 0, 0, dtype.type(0), none, np.empty((0, 0, 0, 0), np.int8), none)
+            return
+        g = epilogue.g
+        self.g = g
+        self.pooled = empty((N, g.OH, g.OW, C), dtype)  # (N, OH, OW, C), max of x
+        self.y = empty((N, g.OH, g.OW, C), dtype)  # (N, OH, OW, C), ELU of the max
+        self.argmax = empty((N, g.OH, g.OW, C), _argmax_dtype(g))
+        if dtype == np.float32:
+            self.kernel, self.alpha = loops.max_pool_elu_f32, np.float32(epilogue.alpha)
+        else:
+            self.kernel, self.alpha = loops.max_pool_elu_f64, float(epilogue.alpha)
+        self.arguments = (True, g.KH, g.KW, g.SH, g.SW, self.alpha, self.pooled, self.argmax, self.y)
+
+    def run(self, x_nhwc: np.ndarray, lo: int, hi: int) -> None:
+        """Pool images ``lo:hi`` from ``x_nhwc (hi-lo, H, W, C)`` (rows and columns past the windows unread)."""
+        g = self.g
+        self.kernel(x_nhwc, g.KH, g.KW, g.SH, g.SW, self.pooled[lo:hi], self.argmax[lo:hi], self.alpha, self.y[lo:hi])
+
+    def result(self):
+        """``(y, argmax)``: ``y (N, C, OH, OW)`` channels last, ``argmax (N, OH, OW, C)``."""
+        return self.y.transpose(0, 3, 1, 2), self.argmax
 
 
 def max_pool_elu_backward(dy: np.ndarray, y: np.ndarray, argmax: np.ndarray, alpha: float, x_shape,

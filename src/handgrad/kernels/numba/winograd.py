@@ -141,8 +141,10 @@ def _scratch(name: str, shape, dtype) -> np.ndarray:
     return buffers.scratch(name, int(np.prod(shape)), dtype).reshape(shape)
 
 
-def conv2d_forward(x: np.ndarray, W: np.ndarray, b: np.ndarray | None, g: ConvGeometry):
-    """As ``winograd.conv2d_forward``; ``cache`` holds the channels-last input and ``U``."""
+def conv2d_forward(x: np.ndarray, W: np.ndarray, b: np.ndarray | None, g: ConvGeometry,
+                   epilogue: fast.ELUMaxPool | None = None):
+    """As ``winograd.conv2d_forward``; ``cache`` holds the channels-last input and ``U``. With ``epilogue``:
+    ``((y, argmax), cache)`` as ``fast.conv2d_forward``'s, each chunk's output tiles pooled in cache."""
     N, C = x.shape[:2]
     F = W.shape[0]
     dtype = x.dtype
@@ -153,7 +155,9 @@ def conv2d_forward(x: np.ndarray, W: np.ndarray, b: np.ndarray | None, g: ConvGe
     with threads.single_threaded_blas():  # a threaded BLAS call would leave its workers spinning on our cores
         U = _transformed_kernel(W, t, dtype)  # (P, C, F)
     bias = np.zeros(F, dtype) if b is None else np.asarray(b, dtype)
-    z = buffers.empty((N, g.OH, g.OW, F), dtype)  # (N, OH, OW, F)
+    z = buffers.empty((N, g.OH, g.OW, F), dtype) if epilogue is None else None  # (N, OH, OW, F)
+    pool = fast._ELUMaxPoolRun(epilogue, N, F, dtype)
+    tiled = not whole or epilogue is not None  # chunks written to z_buf: whole tiles
     input_transform, _, output_transform, _ = chunks.transform_loops(t.alpha, C, F)
     gemm = _gemm(dtype, N * tiles_per_image * P * C * F, tiles_per_image, C, F)  # one numba call per task?
     run = chunks.forward(t.alpha, C, F) if gemm else None
@@ -162,10 +166,10 @@ def conv2d_forward(x: np.ndarray, W: np.ndarray, b: np.ndarray | None, g: ConvGe
         xp_buf = _scratch("winograd_xp", _padded_shape(step, C, t, TH, TW), dtype)
         V_buf = buffers.scratch("winograd_V", _rows(step * tiles_per_image) * P * C, dtype)
         M_buf = buffers.scratch("winograd_M", _rows(step * tiles_per_image) * P * F, dtype)
-        z_buf = None if whole else _scratch("winograd_z", (step, TH * t.m, TW * t.m, F), dtype)
+        z_buf = _scratch("winograd_z", (step, TH * t.m, TW * t.m, F), dtype) if tiled else None
         if run is not None:  # the whole task in one numba call
-            run(gemm, x_nhwc, lo, hi, step, g.top, g.left, TH, TW, U, bias, z, xp_buf, V_buf, M_buf,
-                _unused(dtype, 4) if whole else z_buf, whole)
+            run(gemm, x_nhwc, lo, hi, step, g.top, g.left, TH, TW, U, bias, _unused(dtype, 4) if z is None else z,
+                xp_buf, V_buf, M_buf, z_buf if tiled else _unused(dtype, 4), whole, g.OH, g.OW, *pool.arguments)
             return
         for n0 in range(lo, hi, step):
             n1 = min(hi, n0 + step)
@@ -177,7 +181,10 @@ def conv2d_forward(x: np.ndarray, W: np.ndarray, b: np.ndarray | None, g: ConvGe
             input_transform(xp, TH, TW, V)
             M = M_buf[: P * Tp * F].reshape(P, Tp, F)
             np.matmul(V[:, :T], U, out=M[:, :T])
-            if whole:
+            if epilogue is not None:  # z_buf's rows and columns past the output lie outside the windows
+                output_transform(M, bias, TH, TW, z_buf[: n1 - n0])
+                pool.run(z_buf[: n1 - n0], n0, n1)
+            elif whole:
                 output_transform(M, bias, TH, TW, z[n0:n1])
             else:
                 output_transform(M, bias, TH, TW, z_buf[: n1 - n0])
@@ -189,7 +196,10 @@ def conv2d_forward(x: np.ndarray, W: np.ndarray, b: np.ndarray | None, g: ConvGe
     # product's row count, with OpenBLAS's Haswell kernels) where tasks of one chunk put them.
     grain = max(grain, threads.grain_for(N, step, tasks_per_thread=2))
     threads.parallel_for(task, N, step * -(-grain // step))
-    return z.transpose(0, 3, 1, 2), (x_nhwc, U, g)  # z (N, F, OH, OW), channels last
+    cache = (x_nhwc, U, g)
+    if epilogue is not None:
+        return pool.result(), cache
+    return z.transpose(0, 3, 1, 2), cache  # z (N, F, OH, OW), channels last
 
 
 def conv2d_backward(dz: np.ndarray, cache, g: ConvGeometry, input_grad: bool = True):

@@ -42,14 +42,15 @@ def _functions(alpha: int, C: int, F: int) -> dict:
     return dict(input_transform=input_transform, input_adjoint=input_adjoint, output_transform=output_transform,
                 output_adjoint=output_adjoint, pad_input=winograd_loops6.pad_input,
                 crop_input=winograd_loops6.crop_input, add_column_sums=numba_loops.add_column_sums,
-                add_in_place=numba_loops.add_in_place, matmul=blas.matmul, rows=rows)
+                add_in_place=numba_loops.add_in_place, matmul=blas.matmul, rows=rows,
+                max_pool_elu=numba_loops.max_pool_elu_f32)
 
 
 def _forward_template(alpha, C, F, sources):
-    def run(gemm, x, lo, hi, step, top, left, TH, TW, U, bias, z, xp_buf, V_buf, M_buf, z_buf, whole):
+    def run(gemm, x, lo, hi, step, top, left, TH, TW, U, bias, z, xp_buf, V_buf, M_buf, z_buf, whole, OH, OW,
+            pool, pool_kh, pool_kw, pool_sh, pool_sw, elu_alpha, pooled, argmax, y):
         sources  # noqa: B018 (a constant of the cache key: the sources this task calls)
         P = alpha * alpha
-        OH, OW = z.shape[1], z.shape[2]
         for n0 in range(lo, hi, step):
             n1 = min(hi, n0 + step)
             T = (n1 - n0) * TH * TW
@@ -61,7 +62,11 @@ def _forward_template(alpha, C, F, sources):
             M = M_buf[: P * Tp * F].reshape((P, Tp, F))
             for p in range(P):
                 matmul(gemm, V[p, :T], U[p], M[p, :T])  # noqa: F821
-            if whole:
+            if pool:  # z_buf's rows and columns past the output lie outside the windows
+                output_transform(M, bias, TH, TW, z_buf[: n1 - n0])  # noqa: F821
+                max_pool_elu(z_buf[: n1 - n0], pool_kh, pool_kw, pool_sh, pool_sw, pooled[n0:n1],  # noqa: F821
+                             argmax[n0:n1], elu_alpha, y[n0:n1])
+            elif whole:
                 output_transform(M, bias, TH, TW, z[n0:n1])  # noqa: F821
             else:
                 output_transform(M, bias, TH, TW, z_buf[: n1 - n0])  # noqa: F821
@@ -106,8 +111,11 @@ def _backward_template(alpha, C, F, sources):
 
 @functools.cache
 def forward(alpha: int, C: int, F: int):
-    """``run(gemm, x, lo, hi, step, top, left, TH, TW, U, bias, z, xp_buf, V_buf, M_buf, z_buf, whole)``:
-    ``winograd.conv2d_forward``'s chunks of images ``lo:hi``; ``z_buf`` is used only when not ``whole``."""
+    """``run(gemm, x, lo, hi, step, top, left, TH, TW, U, bias, z, xp_buf, V_buf, M_buf, z_buf, whole, OH, OW,
+    pool, pool_kh, pool_kw, pool_sh, pool_sw, elu_alpha, pooled, argmax, y)``: ``winograd.conv2d_forward``'s
+    chunks of images ``lo:hi`` into ``z (N, OH, OW, F)``; ``z_buf`` (whole tiles) is used only when not ``whole``
+    or with ``pool``. With ``pool``, ``z`` is not written: each chunk's ``z_buf`` is pooled and ELU'd into
+    ``pooled``, ``argmax``, ``y`` as ``loops.max_pool_elu_f32``."""
     return task_compiler.compile_task(_forward_template, _functions(alpha, C, F), alpha=alpha, C=C, F=F,
                                       sources=_sources())
 
