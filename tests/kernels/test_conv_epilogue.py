@@ -1,5 +1,6 @@
-"""The numba set's convolution with ELU + max pooling as its epilogue (``ops.ELUMaxPool``) and the fused step
-that runs it (``fusion.ConvELUMaxPool``): bit for bit the convolution, then ``max_pool_elu_forward``."""
+"""The numba set's convolution with ELU + max pooling as its epilogue (``ops.ELUMaxPool``), its backward pass
+from the pooling's gradient (``ops.ELUMaxPoolGradient``) and the fused step that runs both
+(``fusion.ConvELUMaxPool``): bit for bit the convolution, then ``max_pool_elu_forward``, and back."""
 import copy
 
 import numpy as np
@@ -69,6 +70,28 @@ def test_epilogue_gives_the_bits_of_the_convolution_then_the_pooling(algorithm, 
         assert got.tobytes() == want.tobytes()  # the cache of the fused pass serves the backward pass
 
 
+@pytest.mark.parametrize("algorithm,shape,filters,kernel,padding,pool,pool_stride", CASES)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("dy_layout", ["channels-last", "channels-first"])  # a convolution's dx; a Flatten's
+@pytest.mark.parametrize("input_grad", [True, False])
+def test_gradient_made_chunk_by_chunk_gives_the_bits_of_the_pooling_then_the_convolution(
+        algorithm, shape, filters, kernel, padding, pool, pool_stride, dtype, dy_layout, input_grad, team, rng):
+    kernels = ALGORITHMS[algorithm]
+    g, pool_g, x, W, b = _setup(shape, filters, kernel, padding, pool, pool_stride, dtype, rng)
+    (y, argmax), cache = kernels.conv2d_forward(x, W, b, g, epilogue=fast.ELUMaxPool(0.7, pool_g))
+    dy = rng.standard_normal(y.shape).astype(dtype)  # (N, F, POH, POW), channels first
+    if dy_layout == "channels-last":
+        dy = np.ascontiguousarray(dy.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
+    dz = fast.max_pool_elu_backward(dy, y, argmax, 0.7, (shape[0], filters, g.OH, g.OW), pool_g)
+    want = kernels.conv2d_backward(dz, cache, g, input_grad)
+    got = kernels.conv2d_backward(fast.ELUMaxPoolGradient(dy, y, argmax, 0.7, pool_g), cache, g, input_grad)
+    assert (got[2] is None) == (want[2] is None) == (not input_grad)
+    for a, w in zip(got, want):
+        if w is not None:
+            assert a.shape == w.shape and a.dtype == dtype and a.tobytes() == w.tobytes()
+    assert np.abs(want[1]).max() > 0 and np.abs(want[0]).max() > 0
+
+
 @pytest.mark.parametrize("algorithm", ["im2col", "winograd"])
 def test_numba_tasks_and_python_loops_give_the_same_epilogue_bits(algorithm, team, rng, monkeypatch):
     if not blas.address(np.float32):
@@ -79,10 +102,14 @@ def test_numba_tasks_and_python_loops_give_the_same_epilogue_bits(algorithm, tea
     P, K = g.OH * g.OW, W[0].size
     assert kernels._gemm(np.float32, x.shape[0] * P * K * W.shape[0], P, K, W.shape[0])  # numba tasks here
     epilogue = fast.ELUMaxPool(1.0, pool_g)
-    (y, argmax), _ = kernels.conv2d_forward(x, W, b, g, epilogue=epilogue)
+    (y, argmax), cache = kernels.conv2d_forward(x, W, b, g, epilogue=epilogue)
+    grad = fast.ELUMaxPoolGradient(rng.standard_normal(y.shape).astype(np.float32), y, argmax, 1.0, pool_g)
+    grads = kernels.conv2d_backward(grad, cache, g)
     monkeypatch.setattr(kernels, "_gemm", lambda *args: 0)
     (y_loops, argmax_loops), _ = kernels.conv2d_forward(x, W, b, g, epilogue=epilogue)
     assert y.tobytes() == y_loops.tobytes() and argmax.tobytes() == argmax_loops.tobytes()
+    for got, want in zip(grads, kernels.conv2d_backward(grad, cache, g), strict=True):
+        assert got.tobytes() == want.tobytes()
 
 
 def kinds(layers):

@@ -42,10 +42,11 @@ class ConvELUMaxPool:
     """``MaxPool2D(ELU(Conv2D(x)))``: the convolution with ``ELUMaxPool`` as its epilogue (``ops.ELUMaxPool``).
 
     Each chunk of images is pooled while its convolution output ``z`` is in cache; the full-size ``z`` is never
-    written (the backward pass needs only the pooled output and the argmax). Bit for bit the three layers'
-    results. Matches a ``Conv2D`` without activation and activity regularizer, followed by what ``ELUMaxPool``
-    matches. Backward: ``ELUMaxPool``'s, then the convolution's, which fills the ``Conv2D``'s ``grads`` as its
-    own backward does. Shape: ``(N, C, H, W)`` -> ``(N, F, POH, POW)``.
+    written (the backward pass needs only the pooled output and the argmax). Backward: the convolution's, each
+    chunk's ``dz`` made in cache from ``ELUMaxPool``'s gradient (``ops.ELUMaxPoolGradient``); it fills the
+    ``Conv2D``'s ``grads`` as its own backward does. Bit for bit the three layers' results. Matches a ``Conv2D``
+    without activation and activity regularizer, followed by what ``ELUMaxPool`` matches. Shape: ``(N, C, H,
+    W)`` -> ``(N, F, POH, POW)``.
     """
 
     SIZE = 3
@@ -63,13 +64,13 @@ class ConvELUMaxPool:
         (y, argmax), cache = _convolutions.forward(x, conv.params["W"], conv.params.get("b"), conv.geometry,
                                                    conv.conv_algorithm,
                                                    epilogue=ops.ELUMaxPool(self.elu.alpha, self.pool.geometry))
-        self._cache = (cache, y, argmax, (x.shape[0], *conv.output_shape))
+        self._cache = (cache, y, argmax)
         return y
 
     def backward(self, dy, input_grad=True, check_finite=False):
         conv = self.conv
-        cache, y, argmax, z_shape = self._cache
-        dz = ops.max_pool_elu_backward(dy, y, argmax, self.elu.alpha, z_shape, self.pool.geometry)
+        cache, y, argmax = self._cache
+        dz = ops.ELUMaxPoolGradient(dy, y, argmax, self.elu.alpha, self.pool.geometry)  # made chunk by chunk
         dW, db, dx = _convolutions.backward(dz, cache, conv.geometry, input_grad)
         conv.grads["W"] = dW
         if conv.use_bias:

@@ -15,7 +15,7 @@ from handgrad.kernels.numba import blas, loops, task_compiler
 _FUNCTIONS = dict(im2col=loops.im2col, im2col_channels_first=loops.im2col_channels_first, col2im=loops.col2im,
                   col2im_channels_first=loops.col2im_channels_first, add_bias=loops.add_bias,
                   add_column_sums=loops.add_column_sums, add_in_place=loops.add_in_place, matmul=blas.matmul,
-                  max_pool_elu=loops.max_pool_elu_f32)
+                  max_pool_elu=loops.max_pool_elu_f32, unpool_elu=loops.max_pool_elu_backward_strided)
 
 
 def _forward_template(sources):
@@ -47,14 +47,18 @@ def _forward_template(sources):
 
 def _backward_template(sources):
     def run(gemm, dz_mat, x, lo, hi, step, KH, KW, SH, SW, top, left, OH, OW, W_mat, dW_part, dW_chunk, db_part,
-            dx, cols_buf, dcols_buf, few, input_grad):
+            dx, cols_buf, dcols_buf, few, input_grad, unpool, dy, y, alpha, argmax, pool_kh, pool_kw, pool_sh,
+            pool_sw, dpooled):
         sources  # noqa: B018 (a constant of the cache key: the sources this task calls)
         P = OH * OW
         F, K = W_mat.shape
         for n0 in range(lo, hi, step):
             n1 = min(hi, n0 + step)
             rows = (n1 - n0) * P
-            dz_chunk = dz_mat[n0 * P : n1 * P]  # ((n1-n0)*OH*OW, F)
+            dz_chunk = dz_mat[:rows] if unpool else dz_mat[n0 * P : n1 * P]  # ((n1-n0)*OH*OW, F)
+            if unpool:  # this chunk's dZ, in the scratch dz_mat
+                unpool_elu(dy[n0:n1], y[n0:n1], alpha, argmax[n0:n1], pool_kh, pool_kw, pool_sh, pool_sw,  # noqa: F821
+                           dpooled[: n1 - n0], dz_chunk.reshape((n1 - n0, OH, OW, F)))
             add_column_sums(dz_chunk, db_part)  # noqa: F821
             if few:
                 cols_t = cols_buf[: rows * K].reshape((K, rows))
@@ -95,7 +99,9 @@ def forward():
 @functools.cache
 def backward():
     """``run(gemm, dz_mat, x, lo, hi, step, KH, KW, SH, SW, top, left, OH, OW, W_mat, dW_part, dW_chunk, db_part,
-    dx, cols_buf, dcols_buf, few, input_grad)``: ``ops.conv2d_backward``'s chunks of images ``lo:hi``:
-    ``dW_part (F, K) += dZ.T @ cols``, ``db_part`` (float64) ``+=`` the column sums of ``dZ``, and with
-    ``input_grad`` ``dx = col2im(dZ @ W_mat)``."""
+    dx, cols_buf, dcols_buf, few, input_grad, unpool, dy, y, alpha, argmax, pool_kh, pool_kw, pool_sh, pool_sw,
+    dpooled)``: ``ops.conv2d_backward``'s chunks of images ``lo:hi``: ``dW_part (F, K) += dZ.T @ cols``,
+    ``db_part`` (float64) ``+=`` the column sums of ``dZ``, and with ``input_grad`` ``dx = col2im(dZ @ W_mat)``.
+    With ``unpool``, each chunk's ``dZ`` is made into the scratch ``dz_mat`` (``(images per chunk * OH*OW, F)``)
+    from ``dy``, ``y`` and ``argmax`` ``(N, POH, POW, F)`` as ``loops.max_pool_elu_backward_strided``."""
     return task_compiler.compile_task(_backward_template, _FUNCTIONS, sources=task_compiler.source_hash(blas, loops))

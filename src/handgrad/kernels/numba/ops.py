@@ -136,16 +136,22 @@ def conv2d_forward(x: np.ndarray, W: np.ndarray, b: np.ndarray | None, g: ConvGe
     return z.reshape(N, g.OH, g.OW, F).transpose(0, 3, 1, 2), cache  # z (N, F, OH, OW), channels last
 
 
-def conv2d_backward(dz: np.ndarray, cache, g: ConvGeometry, input_grad: bool = True):
-    """As ``reference.conv2d_backward``: per chunk, ``dW_mat += dZ.T @ cols`` and ``dx = col2im(dZ @ W_mat)``."""
+def conv2d_backward(dz, cache, g: ConvGeometry, input_grad: bool = True):
+    """As ``reference.conv2d_backward``: per chunk, ``dW_mat += dZ.T @ cols`` and ``dx = col2im(dZ @ W_mat)``.
+
+    ``dz``: ``(N, F, OH, OW)``, or an ``ELUMaxPoolGradient`` from which each chunk's ``dZ`` is made in cache.
+    """
     x_arr, W_mat, few = cache
     N = x_arr.shape[0]
     F, K = W_mat.shape
     P = g.OH * g.OW
     dtype = W_mat.dtype
-    dz_mat = channels_last(dz.astype(dtype, copy=False)).reshape(N * P, F)  # (N*OH*OW, F); free when channels last
-    dx = empty(x_arr.shape, dtype) if input_grad else None  # like the cached input: NCHW or NHWC
     step = max(1, CHUNK_BYTES // (P * K * dtype.itemsize))  # images per chunk
+    grad = dz if isinstance(dz, ELUMaxPoolGradient) else None
+    unpool = _UnpoolRun(grad, step, dtype)
+    # (N*OH*OW, F); free when channels last
+    dz_mat = channels_last(dz.astype(dtype, copy=False)).reshape(N * P, F) if grad is None else None
+    dx = empty(x_arr.shape, dtype) if input_grad else None  # like the cached input: NCHW or NHWC
     col2im = loops.col2im_channels_first if few else loops.col2im
 
     grain = _conv_grain(N, step, P * K * F)
@@ -161,15 +167,22 @@ def conv2d_backward(dz: np.ndarray, cache, g: ConvGeometry, input_grad: bool = T
         cols_buf = scratch("cols", step * P * K, dtype)
         dcols_buf = scratch("dcols", step * P * K, dtype) if input_grad else None
         dW_chunk = scratch("dW", F * K, dtype).reshape(F, K)  # (F, K)
+        dz_buf = dz_mat if grad is None else scratch("conv_dz", step * P * F, dtype).reshape(step * P, F)
+        dpooled = unpool.scratch()
         if gemm:  # the whole task in one numba call
-            im2col_chunks.backward()(gemm, dz_mat, x_arr, lo, hi, step, g.KH, g.KW, g.SH, g.SW, g.top, g.left, g.OH,
+            im2col_chunks.backward()(gemm, dz_buf, x_arr, lo, hi, step, g.KH, g.KW, g.SH, g.SW, g.top, g.left, g.OH,
                                    g.OW, W_mat, dW_part, dW_chunk, db_part, dx if input_grad else x_arr[:0],
-                                   cols_buf, dcols_buf if input_grad else cols_buf[:0], few, input_grad)
+                                   cols_buf, dcols_buf if input_grad else cols_buf[:0], few, input_grad,
+                                   *unpool.arguments(dpooled))
             return
         for n0 in range(lo, hi, step):
             n1 = min(hi, n0 + step)
             rows = (n1 - n0) * P
-            dz_chunk = dz_mat[n0 * P : n1 * P]  # ((n1-n0)*OH*OW, F)
+            if grad is None:
+                dz_chunk = dz_mat[n0 * P : n1 * P]  # ((n1-n0)*OH*OW, F)
+            else:
+                dz_chunk = dz_buf[:rows]
+                unpool.run(n0, n1, dz_chunk.reshape(n1 - n0, g.OH, g.OW, F), dpooled)
             loops.add_column_sums(dz_chunk, db_part)
             cols = _columns(x_arr[n0:n1], few, g, cols_buf)  # ((n1-n0)*OH*OW, K)
             if few:  # (K, F) = cols_t @ dZ: ~15% faster than dZ.T @ cols_t.T for K = 25 or 75
@@ -368,6 +381,57 @@ class _ELUMaxPoolRun:
     def result(self):
         """``(y, argmax)``: ``y (N, C, OH, OW)`` channels last, ``argmax (N, OH, OW, C)``."""
         return self.y.transpose(0, 3, 1, 2), self.argmax
+
+
+class ELUMaxPoolGradient(NamedTuple):
+    """A convolution's output gradient through its ``ELUMaxPool`` epilogue, made chunk by chunk in cache by its
+    backward pass: ``dz = MaxPool'(ELU'(y) * dy)``, bit for bit ``max_pool_elu_backward``.
+
+    ``dy`` ``(N, F, POH, POW)`` in any layout; ``y`` and ``argmax``: the epilogue's results; ``alpha`` and the
+    pooling's geometry ``g``: as in ``ELUMaxPool``.
+    """
+
+    dy: np.ndarray
+    y: np.ndarray
+    argmax: np.ndarray
+    alpha: float
+    g: ConvGeometry
+
+
+class _UnpoolRun:
+    """``dz`` of images ``lo:hi`` from an ``ELUMaxPoolGradient`` (or nothing without one), ``step`` images per chunk;
+    ``arguments(dpooled)``: the chunk tasks' (``unpool, dy, y, alpha, argmax, KH, KW, SH, SW, dpooled``)."""
+
+    def __init__(self, grad: ELUMaxPoolGradient | None, step: int, dtype):
+        self.grad, self.step, self.dtype = grad, step, dtype
+        if grad is None:
+            return
+        self.dy = np.asarray(grad.dy, dtype=dtype).transpose(0, 2, 3, 1)  # (N, POH, POW, F), a view
+        self.y = channels_last(grad.y)  # (N, POH, POW, F)
+        self.alpha = dtype.type(grad.alpha)
+        # Channels last in memory: the flat loops; else (a Flatten's NCHW gradient) read where it lies, no copy.
+        self.kernel = (loops.max_pool_elu_backward if self.dy.flags.c_contiguous else
+                       loops.max_pool_elu_backward_strided)
+
+    def scratch(self) -> np.ndarray:
+        """This thread's ``dpooled`` for one chunk ``(step, POH, POW, F)`` (empty without a gradient)."""
+        if self.grad is None:
+            return np.empty((0, 0, 0, 0), self.dtype)
+        shape = (self.step, *self.y.shape[1:])
+        return scratch("conv_dpooled", int(np.prod(shape)), self.dtype).reshape(shape)
+
+    def arguments(self, dpooled: np.ndarray) -> tuple:
+        if self.grad is None:
+            none = np.empty((0, 0, 0, 0), self.dtype)
+            return False, none, none, self.dtype.type(0), np.empty((0, 0, 0, 0), np.int8), 0, 0, 0, 0, dpooled
+        g = self.grad.g
+        return True, self.dy, self.y, self.alpha, self.grad.argmax, g.KH, g.KW, g.SH, g.SW, dpooled
+
+    def run(self, lo: int, hi: int, dz: np.ndarray, dpooled: np.ndarray) -> None:
+        """``dz (hi-lo, H, W, F)`` (overwritten; rows and columns past the output zero) of images ``lo:hi``."""
+        g = self.grad.g
+        self.kernel(self.dy[lo:hi], self.y[lo:hi], self.alpha, self.grad.argmax[lo:hi], g.KH, g.KW, g.SH, g.SW,
+                    dpooled[: hi - lo], dz)
 
 
 def max_pool_elu_backward(dy: np.ndarray, y: np.ndarray, argmax: np.ndarray, alpha: float, x_shape,

@@ -202,8 +202,9 @@ def conv2d_forward(x: np.ndarray, W: np.ndarray, b: np.ndarray | None, g: ConvGe
     return z.transpose(0, 3, 1, 2), cache  # z (N, F, OH, OW), channels last
 
 
-def conv2d_backward(dz: np.ndarray, cache, g: ConvGeometry, input_grad: bool = True):
-    """As ``winograd.conv2d_backward``: ``(dW, db, dx)``, ``dx`` None when ``input_grad`` is False."""
+def conv2d_backward(dz, cache, g: ConvGeometry, input_grad: bool = True):
+    """As ``winograd.conv2d_backward``: ``(dW, db, dx)``, ``dx`` None when ``input_grad`` is False. ``dz``: as
+    ``fast.conv2d_backward``'s (an array, or a ``fast.ELUMaxPoolGradient``: each chunk's made in cache)."""
     x_nhwc, U, _ = cache
     N, H, W, C = x_nhwc.shape
     F = U.shape[2]
@@ -215,7 +216,11 @@ def conv2d_backward(dz: np.ndarray, cache, g: ConvGeometry, input_grad: bool = T
     if input_grad:  # (P, F, C)
         Ut = buffers.empty((P, F, C), dtype)
         np.copyto(Ut, U.transpose(0, 2, 1))
-    dz_nhwc = layout.channels_last(dz.astype(dtype, copy=False))  # (N, OH, OW, F); free when channels last
+    grad = dz if isinstance(dz, fast.ELUMaxPoolGradient) else None
+    unpool = fast._UnpoolRun(grad, step, dtype)
+    tiled = not whole or grad is not None  # chunks of dz in dz_buf: whole tiles
+    # (N, OH, OW, F); free when channels last
+    dz_nhwc = layout.channels_last(dz.astype(dtype, copy=False)) if grad is None else _unused(dtype, 4)
     dx = buffers.empty((N, H, W, C), dtype) if input_grad else None
     input_transform, input_adjoint, _, output_adjoint = chunks.transform_loops(t.alpha, C, F)
     gemm = _gemm(dtype, N * tiles_per_image * P * C * F, tiles_per_image, C, F)  # one numba call per task?
@@ -234,23 +239,29 @@ def conv2d_backward(dz: np.ndarray, cache, g: ConvGeometry, input_grad: bool = T
         dM_buf = buffers.scratch("winograd_M", _rows(step * tiles_per_image) * P * F, dtype)
         dU_chunk = _scratch("winograd_dU", (P, C, F), dtype)
         dz_buf = None
-        if not whole:
+        if tiled:
             dz_buf = _scratch("winograd_z", (step, TH * t.m, TW * t.m, F), dtype)
             dz_buf[:] = 0  # the rows and columns past the output stay zero
+        dpooled = unpool.scratch()
         if run is not None:  # the whole task in one numba call
             run(gemm, dz_nhwc, x_nhwc, lo, hi, step, g.top, g.left, TH, TW, _unused(dtype, 3) if Ut is None else Ut,
                 dU_part, dU_chunk, db_part, _unused(dtype, 4) if dx is None else dx, xp_buf, V_buf, dM_buf,
-                _unused(dtype, 4) if whole else dz_buf, whole, input_grad)
+                dz_buf if tiled else _unused(dtype, 4), whole, input_grad, g.OH, g.OW, *unpool.arguments(dpooled))
             return
         for n0 in range(lo, hi, step):
             n1 = min(hi, n0 + step)
             T = (n1 - n0) * tiles_per_image
             Tp = _rows(T)
-            dz_chunk = dz_nhwc[n0:n1]
-            numba_loops.add_column_sums(dz_chunk.reshape(-1, F), db_part)
-            if not whole:
-                dz_buf[: n1 - n0, : g.OH, : g.OW] = dz_chunk
+            if grad is not None:  # this chunk's dz, made in dz_buf (zero past the output, as the windows leave it)
                 dz_chunk = dz_buf[: n1 - n0]
+                unpool.run(n0, n1, dz_chunk, dpooled)
+                numba_loops.add_column_sums(dz_chunk.reshape(-1, F), db_part)  # the zeros add nothing
+            else:
+                dz_chunk = dz_nhwc[n0:n1]
+                numba_loops.add_column_sums(dz_chunk.reshape(-1, F), db_part)
+                if not whole:
+                    dz_buf[: n1 - n0, : g.OH, : g.OW] = dz_chunk
+                    dz_chunk = dz_buf[: n1 - n0]
             dM = dM_buf[: P * Tp * F].reshape(P, Tp, F)
             output_adjoint(dz_chunk, TH, TW, dM)
             xp = xp_buf[: n1 - n0]

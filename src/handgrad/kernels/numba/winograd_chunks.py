@@ -43,7 +43,7 @@ def _functions(alpha: int, C: int, F: int) -> dict:
                 output_adjoint=output_adjoint, pad_input=winograd_loops6.pad_input,
                 crop_input=winograd_loops6.crop_input, add_column_sums=numba_loops.add_column_sums,
                 add_in_place=numba_loops.add_in_place, matmul=blas.matmul, rows=rows,
-                max_pool_elu=numba_loops.max_pool_elu_f32)
+                max_pool_elu=numba_loops.max_pool_elu_f32, unpool_elu=numba_loops.max_pool_elu_backward_strided)
 
 
 def _forward_template(alpha, C, F, sources):
@@ -77,20 +77,24 @@ def _forward_template(alpha, C, F, sources):
 
 def _backward_template(alpha, C, F, sources):
     def run(gemm, dz, x, lo, hi, step, top, left, TH, TW, Ut, dU_part, dU_chunk, db_part, dx, xp_buf, V_buf,
-            dM_buf, dz_buf, whole, input_grad):
+            dM_buf, dz_buf, whole, input_grad, OH, OW, unpool, dy, y, elu_alpha, argmax, pool_kh, pool_kw, pool_sh,
+            pool_sw, dpooled):
         sources  # noqa: B018 (a constant of the cache key: the sources this task calls)
         P = alpha * alpha
-        OH, OW = dz.shape[1], dz.shape[2]
         for n0 in range(lo, hi, step):
             n1 = min(hi, n0 + step)
             T = (n1 - n0) * TH * TW
             Tp = rows(T)
-            dz_chunk = dz[n0:n1]
-            add_column_sums(dz_chunk.reshape((-1, F)), db_part)  # noqa: F821
-            if not whole:
-                dz_buf[: n1 - n0, :OH, :OW] = dz_chunk
+            if unpool:  # this chunk's dz, made in dz_buf (whole tiles; zero past the output, as the windows leave it)
+                unpool_elu(dy[n0:n1], y[n0:n1], elu_alpha, argmax[n0:n1], pool_kh, pool_kw, pool_sh,  # noqa: F821
+                           pool_sw, dpooled[: n1 - n0], dz_buf[: n1 - n0])
+                add_column_sums(dz_buf[: n1 - n0].reshape((-1, F)), db_part)  # noqa: F821 (the zeros add nothing)
+            else:
+                add_column_sums(dz[n0:n1].reshape((-1, F)), db_part)  # noqa: F821
+                if not whole:
+                    dz_buf[: n1 - n0, :OH, :OW] = dz[n0:n1]
             dM = dM_buf[: P * Tp * F].reshape((P, Tp, F))
-            output_adjoint(dz_chunk if whole else dz_buf[: n1 - n0], TH, TW, dM)  # noqa: F821
+            output_adjoint(dz[n0:n1] if whole and not unpool else dz_buf[: n1 - n0], TH, TW, dM)  # noqa: F821
             xp = xp_buf[: n1 - n0]
             pad_input(x[n0:n1], top, left, xp)  # noqa: F821
             V = V_buf[: P * Tp * C].reshape((P, Tp, C))
@@ -123,11 +127,14 @@ def forward(alpha: int, C: int, F: int):
 @functools.cache
 def backward(alpha: int, C: int, F: int):
     """``run(gemm, dz, x, lo, hi, step, top, left, TH, TW, Ut, dU_part, dU_chunk, db_part, dx, xp_buf, V_buf,
-    dM_buf, dz_buf, whole, input_grad)``: ``winograd.conv2d_backward``'s chunks of images ``lo:hi``.
+    dM_buf, dz_buf, whole, input_grad, OH, OW, unpool, dy, y, elu_alpha, argmax, pool_kh, pool_kw, pool_sh,
+    pool_sw, dpooled)``: ``winograd.conv2d_backward``'s chunks of images ``lo:hi``, of ``dz (N, OH, OW, F)``.
 
-    ``dz_buf`` (zero past the output) is used only when not ``whole``; ``Ut`` and ``dx`` only with
-    ``input_grad``. ``dU_part`` is this task's partial sum (its first chunk's product written in place, the
-    others added), ``db_part`` its float64 bias sums.
+    ``dz_buf`` (zero past the output) is used only when not ``whole`` or with ``unpool``; ``Ut`` and ``dx``
+    only with ``input_grad``. With ``unpool``, ``dz`` is not read: each chunk's is made into ``dz_buf`` from
+    ``dy``, ``y`` and ``argmax`` ``(N, POH, POW, F)`` as ``loops.max_pool_elu_backward_strided``. ``dU_part``
+    is this task's partial sum (its first chunk's product written in place, the others added), ``db_part``
+    its float64 bias sums.
     """
     return task_compiler.compile_task(_backward_template, _functions(alpha, C, F), alpha=alpha, C=C, F=F,
                                       sources=_sources())
