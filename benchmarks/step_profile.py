@@ -14,8 +14,8 @@ batch is ``model.forward(x)``. Threads: ``--threads`` (default 2) for handgrad's
 NumPy's BLAS and numba, set before they load, as ``throughput.py`` does (``set_threads``).
 
 Parts: each step of the model's fusion plan (a layer, or the layers the kernel set runs as one fused step,
-named after them: ``conv2d+elu+max_pool2d (im2col)``), forward and backward, timed by ``time.perf_counter`` around the very
-call ``Sequential`` makes; the loss (softmax cross-entropy and its gradient); the optimizer step; and
+named after them: ``conv2d+elu+max_pool2d (im2col)``), forward and backward, timed by ``time.perf_counter``
+around the very call ``Sequential`` makes; the loss (softmax cross-entropy and its gradient); the optimizer step; and
 ``Python/other``: the rest of the step (input checks, penalties, the dicts of parameters and gradients, the
 calls between the parts). Each part is its median over ``--repeats`` steps. ``sum of parts`` is compared with
 ``whole step``: the median of as many steps run without the timers, interleaved with the timed ones.
