@@ -421,6 +421,7 @@ class _UnpoolRun:
         return scratch("conv_dpooled", int(np.prod(shape)), self.dtype).reshape(shape)
 
     def arguments(self, dpooled: np.ndarray) -> tuple:
+        """The chunk tasks' unpooling arguments, with this thread's ``dpooled`` (see the class docstring)."""
         if self.grad is None:
             none = np.empty((0, 0, 0, 0), self.dtype)
             return False, none, none, self.dtype.type(0), np.empty((0, 0, 0, 0), np.int8), 0, 0, 0, 0, dpooled

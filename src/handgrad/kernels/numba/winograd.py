@@ -9,8 +9,9 @@ chunk of ``T`` tiles, with ``P = alpha^2`` (64 or 36):
 - forward: the chunk zero-padded to whole tiles (``pad_input``, a few images: cache-resident); ``V =
   input_transform(x)`` ``(P, T, C)``; ``M = V @ U``: ``P`` products ``(T, C) @ (C, F)`` in one ``np.matmul``;
   ``z = output_transform(M) + b``, written channels-last (through a scratch and cropped when the output is not
-  whole tiles);
-- backward: ``dM = output_adjoint(dz)`` ``(P, T, F)``; ``V`` recomputed (as the im2col path recomputes its
+  whole tiles; with an ``ELUMaxPool`` epilogue, pooled from the scratch and never written);
+- backward: ``dM = output_adjoint(dz)`` ``(P, T, F)`` (from an ``ELUMaxPoolGradient``: the chunk's ``dz`` made in
+  the scratch first); ``V`` recomputed (as the im2col path recomputes its
   columns, to keep no ``P/m^2``-times-the-input cache); ``dU += V^T @ dM`` ``(P, C, F)`` per task, summed in
   task order (identical bits whichever thread ran a task), ``dW = G^T dU G`` in float64; input gradient:
   ``dV = dM @ U^T`` (into ``V``'s buffer) and ``dx = input_adjoint(dV)``: the transposed algorithm, which
