@@ -22,7 +22,6 @@ the optimizer updates; ``tests/kernels``, ``tests/optim/test_fused_updates.py``)
 from __future__ import annotations
 
 from handgrad.kernels import INTERFACE
-from handgrad.kernels import conv_algorithm as _algorithm
 from handgrad.kernels import fusion as _fusion
 from handgrad.kernels import threads as _threads
 from handgrad.kernels.numba import fusion, ops, winograd
@@ -40,7 +39,7 @@ from handgrad.kernels.numba.optim import adam_update, momentum_update, rmsprop_u
 from handgrad.kernels.numpy import avg_pool_backward, avg_pool_forward, standardize, standardize_backward
 
 NAME = "numba"
-_convolutions = _algorithm.Convolutions(ops, winograd, fast_winograd=True)
+_convolutions = fusion.CONVOLUTIONS  # one dispatcher: the fused steps run the same kernels
 conv_algorithm = _convolutions.algorithm  # (requested, kernel_size, stride, C, F) -> "im2col" | "winograd"
 conv2d_forward = _convolutions.forward  # (x, W, b, g, algorithm) -> (z, cache)
 conv2d_backward = _convolutions.backward  # (dz, cache, g, input_grad) -> (dW, db, dx)

@@ -5,7 +5,9 @@ from handgrad.kernels import conv_algorithm
 from handgrad.kernels.fusion import fusable_as
 from handgrad.kernels.numba import ops, winograd
 
-_convolutions = conv_algorithm.Convolutions(ops, winograd, fast_winograd=True)
+# The set's convolutions (im2col and Winograd behind one algorithm/forward/backward), which its fused steps call
+# with their epilogue; the set's own conv2d_forward/conv2d_backward are this object's.
+CONVOLUTIONS = conv_algorithm.Convolutions(ops, winograd, fast_winograd=True)
 
 
 class ELUMaxPool:
@@ -61,7 +63,7 @@ class ConvELUMaxPool:
 
     def forward(self, x, training, check_finite=False):
         conv = self.conv
-        (y, argmax), cache = _convolutions.forward(x, conv.params["W"], conv.params.get("b"), conv.geometry,
+        (y, argmax), cache = CONVOLUTIONS.forward(x, conv.params["W"], conv.params.get("b"), conv.geometry,
                                                    conv.conv_algorithm,
                                                    epilogue=ops.ELUMaxPool(self.elu.alpha, self.pool.geometry))
         self._cache = (cache, y, argmax)
@@ -71,7 +73,7 @@ class ConvELUMaxPool:
         conv = self.conv
         cache, y, argmax = self._cache
         dz = ops.ELUMaxPoolGradient(dy, y, argmax, self.elu.alpha, self.pool.geometry)  # made chunk by chunk
-        dW, db, dx = _convolutions.backward(dz, cache, conv.geometry, input_grad)
+        dW, db, dx = CONVOLUTIONS.backward(dz, cache, conv.geometry, input_grad)
         conv.grads["W"] = dW
         if conv.use_bias:
             conv.grads["b"] = db
