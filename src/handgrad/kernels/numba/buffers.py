@@ -30,6 +30,12 @@ def scratch(name: str, size: int, dtype) -> np.ndarray:
     return buf[:size]
 
 
+def scratch_array(name: str, shape, dtype) -> np.ndarray:
+    """``scratch`` of ``shape``. ``math.prod``, not ``np.prod``: this runs with the GIL held at the start of
+    every task (~3 us per ``np.prod`` of a tuple, while the other thread of the team waits for the GIL)."""
+    return scratch(name, math.prod(shape), dtype).reshape(shape)
+
+
 # Outputs of at least this many bytes come from the recycling pool; at most POOL_PER_SIZE buffers of one size
 # and POOL_MAX_BYTES in all are kept (beyond that, plain allocations).
 POOL_MIN_BYTES = 1 << 18
@@ -93,6 +99,11 @@ def empty(shape, dtype) -> np.ndarray:
             blocks.append(block)
             _pool_bytes += size * dtype.itemsize
         return np.asarray(_Lease(block, shape))
+
+
+def unused(dtype, ndim: int) -> np.ndarray:
+    """A stand-in for an array a numba task does not use: the type it expects (``ndim`` dimensions), no memory."""
+    return np.empty((0,) * ndim, dtype)
 
 
 def leased_buffers() -> int:

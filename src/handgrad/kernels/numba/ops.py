@@ -34,7 +34,7 @@ from handgrad.kernels import threads
 from handgrad.kernels.conv_geometry import ConvGeometry
 from handgrad.kernels.im2col import kernel_from_matrix, kernel_matrix
 from handgrad.kernels.numba import blas, im2col_chunks, loops
-from handgrad.kernels.numba.buffers import empty, release_buffers, scratch  # noqa: F401 (release_buffers: the API)
+from handgrad.kernels.numba.buffers import empty, release_buffers, scratch, scratch_array, unused  # noqa: F401 (release_buffers: the API)
 from handgrad.kernels.numba.layout import channels_last, dense, flat_like
 
 # Bytes of one chunk's column matrix, per thread (at least one image). On the reference network (2 Zen 3
@@ -359,8 +359,8 @@ class _ELUMaxPoolRun:
 
     def __init__(self, epilogue: ELUMaxPool | None, N: int, C: int, dtype):
         if epilogue is None:
-            none = np.empty((0, 0, 0, 0), dtype)
-            self.arguments = (False, 0, 0, 0, 0, dtype.type(0), none, np.empty((0, 0, 0, 0), np.int8), none)
+            none = unused(dtype, 4)
+            self.arguments = (False, 0, 0, 0, 0, dtype.type(0), none, unused(np.int8, 4), none)
             return
         g = epilogue.g
         self.g = g
@@ -416,15 +416,14 @@ class _UnpoolRun:
     def scratch(self) -> np.ndarray:
         """This thread's ``dpooled`` for one chunk ``(step, POH, POW, F)`` (empty without a gradient)."""
         if self.grad is None:
-            return np.empty((0, 0, 0, 0), self.dtype)
-        shape = (self.step, *self.y.shape[1:])
-        return scratch("conv_dpooled", int(np.prod(shape)), self.dtype).reshape(shape)
+            return unused(self.dtype, 4)
+        return scratch_array("conv_dpooled", (self.step, *self.y.shape[1:]), self.dtype)
 
     def arguments(self, dpooled: np.ndarray) -> tuple:
         """The chunk tasks' unpooling arguments, with this thread's ``dpooled`` (see the class docstring)."""
         if self.grad is None:
-            none = np.empty((0, 0, 0, 0), self.dtype)
-            return False, none, none, self.dtype.type(0), np.empty((0, 0, 0, 0), np.int8), 0, 0, 0, 0, dpooled
+            none = unused(self.dtype, 4)
+            return False, none, none, self.dtype.type(0), unused(np.int8, 4), 0, 0, 0, 0, dpooled
         g = self.grad.g
         return True, self.dy, self.y, self.alpha, self.grad.argmax, g.KH, g.KW, g.SH, g.SW, dpooled
 

@@ -85,7 +85,7 @@ def _transformed_kernel(W: np.ndarray, t, dtype) -> np.ndarray:
 def _scratch64(name: str, shape) -> np.ndarray:
     """This thread's float64 scratch for ``winograd_transforms.kernel_transform``/``kernel_gradient`` (fresh ~1 MB
     temporaries each call cost their page faults)."""
-    return _scratch(f"winograd_{name}", shape, np.float64)
+    return buffers.scratch_array(f"winograd_{name}", shape, np.float64)
 
 
 def _kernel_transform(W: np.ndarray, t, dtype) -> np.ndarray:
@@ -132,16 +132,6 @@ def _rows(T: int) -> int:
 _gemm = blas.for_tasks  # NumPy's gemm for winograd_chunks, or 0 for the Python loops (see there)
 
 
-def _unused(dtype, ndim: int) -> np.ndarray:
-    """A stand-in for a buffer a numba task does not use: the same type, no memory."""
-    return np.empty((0,) * ndim, dtype)
-
-
-def _scratch(name: str, shape, dtype) -> np.ndarray:
-    """This thread's scratch array of ``shape`` (``buffers.scratch``, reused across calls)."""
-    return buffers.scratch(name, int(np.prod(shape)), dtype).reshape(shape)
-
-
 def conv2d_forward(x: np.ndarray, W: np.ndarray, b: np.ndarray | None, g: ConvGeometry,
                    epilogue: fast.ELUMaxPool | None = None):
     """As ``winograd.conv2d_forward``; ``cache`` holds the channels-last input and ``U``. With ``epilogue``:
@@ -162,15 +152,16 @@ def conv2d_forward(x: np.ndarray, W: np.ndarray, b: np.ndarray | None, g: ConvGe
     input_transform, _, output_transform, _ = chunks.transform_loops(t.alpha, C, F)
     gemm = _gemm(dtype, N * tiles_per_image * P * C * F, tiles_per_image, C, F)  # one numba call per task?
     run = chunks.forward(t.alpha, C, F) if gemm else None
+    unused = buffers.unused(dtype, 4)  # the numba task's stand-in for a buffer it does not use
 
     def task(lo, hi):
-        xp_buf = _scratch("winograd_xp", _padded_shape(step, C, t, TH, TW), dtype)
+        xp_buf = buffers.scratch_array("winograd_xp", _padded_shape(step, C, t, TH, TW), dtype)
         V_buf = buffers.scratch("winograd_V", _rows(step * tiles_per_image) * P * C, dtype)
         M_buf = buffers.scratch("winograd_M", _rows(step * tiles_per_image) * P * F, dtype)
-        z_buf = _scratch("winograd_z", (step, TH * t.m, TW * t.m, F), dtype) if tiled else None
+        z_buf = buffers.scratch_array("winograd_z", (step, TH * t.m, TW * t.m, F), dtype) if tiled else None
         if run is not None:  # the whole task in one numba call
-            run(gemm, x_nhwc, lo, hi, step, g.top, g.left, TH, TW, U, bias, _unused(dtype, 4) if z is None else z,
-                xp_buf, V_buf, M_buf, z_buf if tiled else _unused(dtype, 4), whole, g.OH, g.OW, *pool.arguments)
+            run(gemm, x_nhwc, lo, hi, step, g.top, g.left, TH, TW, U, bias, unused if z is None else z,
+                xp_buf, V_buf, M_buf, z_buf if tiled else unused, whole, g.OH, g.OW, *pool.arguments)
             return
         for n0 in range(lo, hi, step):
             n1 = min(hi, n0 + step)
@@ -220,8 +211,9 @@ def conv2d_backward(dz, cache, g: ConvGeometry, input_grad: bool = True):
     grad = dz if isinstance(dz, fast.ELUMaxPoolGradient) else None
     unpool = fast._UnpoolRun(grad, step, dtype)
     tiled = not whole or grad is not None  # chunks of dz in dz_buf: whole tiles
+    unused3, unused4 = buffers.unused(dtype, 3), buffers.unused(dtype, 4)  # stand-ins for buffers a task does not use
     # (N, OH, OW, F); free when channels last
-    dz_nhwc = layout.channels_last(dz.astype(dtype, copy=False)) if grad is None else _unused(dtype, 4)
+    dz_nhwc = layout.channels_last(dz.astype(dtype, copy=False)) if grad is None else unused4
     dx = buffers.empty((N, H, W, C), dtype) if input_grad else None
     input_transform, input_adjoint, _, output_adjoint = chunks.transform_loops(t.alpha, C, F)
     gemm = _gemm(dtype, N * tiles_per_image * P * C * F, tiles_per_image, C, F)  # one numba call per task?
@@ -235,19 +227,20 @@ def conv2d_backward(dz, cache, g: ConvGeometry, input_grad: bool = True):
 
     def task(lo, hi):
         dU_part, db_part = dU_parts[lo // grain], db_parts[lo // grain]
-        xp_buf = _scratch("winograd_xp", _padded_shape(step, C, t, TH, TW), dtype)
+        xp_buf = buffers.scratch_array("winograd_xp", _padded_shape(step, C, t, TH, TW), dtype)
         V_buf = buffers.scratch("winograd_V", _rows(step * tiles_per_image) * P * C, dtype)
         dM_buf = buffers.scratch("winograd_M", _rows(step * tiles_per_image) * P * F, dtype)
-        dU_chunk = _scratch("winograd_dU", (P, C, F), dtype)
+        dU_chunk = buffers.scratch_array("winograd_dU", (P, C, F), dtype)
         dz_buf = None
         if tiled:
-            dz_buf = _scratch("winograd_z", (step, TH * t.m, TW * t.m, F), dtype)
-            dz_buf[:] = 0  # the rows and columns past the output stay zero
+            dz_buf = buffers.scratch_array("winograd_z", (step, TH * t.m, TW * t.m, F), dtype)
+            if grad is None:  # the rows and columns past the output stay zero (an unpooled chunk is written whole)
+                dz_buf[:] = 0
         dpooled = unpool.scratch()
         if run is not None:  # the whole task in one numba call
-            run(gemm, dz_nhwc, x_nhwc, lo, hi, step, g.top, g.left, TH, TW, _unused(dtype, 3) if Ut is None else Ut,
-                dU_part, dU_chunk, db_part, _unused(dtype, 4) if dx is None else dx, xp_buf, V_buf, dM_buf,
-                dz_buf if tiled else _unused(dtype, 4), whole, input_grad, g.OH, g.OW, *unpool.arguments(dpooled))
+            run(gemm, dz_nhwc, x_nhwc, lo, hi, step, g.top, g.left, TH, TW, unused3 if Ut is None else Ut,
+                dU_part, dU_chunk, db_part, unused4 if dx is None else dx, xp_buf, V_buf, dM_buf,
+                dz_buf if tiled else unused4, whole, input_grad, g.OH, g.OW, *unpool.arguments(dpooled))
             return
         for n0 in range(lo, hi, step):
             n1 = min(hi, n0 + step)
