@@ -37,6 +37,12 @@ Limits: each part's own lower bound on this machine, the larger of
 ``% limit = limit / measured``. A reshape (Flatten) and inference's dropout (the identity) need to move
 nothing: their limit is 0. Operands that stay in the caches can beat the memory limit (over 100 %).
 
+Team idle: the share of the thread team's time in a part that runs no task, ``1 - busy / (threads * ms)``,
+where ``busy`` is the seconds its tasks ran (``threads.parallel_for``'s, timed one by one) summed over all
+threads: the hand-offs (a worker waits for the GIL that the caller holds while it prepares its own task), the
+tasks' Python before their numba call, the end of a call where one thread waits for the other's last task,
+and the part's serial work around its calls. ``-``: the part calls no team (it runs on the calling thread).
+
 (Not ``profile.py``: a script's folder comes first on ``sys.path``, and a ``benchmarks/profile.py`` would hide the
 standard library's ``profile`` from ``throughput.py``, whose PyTorch imports ``cProfile``, which imports it.)
 """
@@ -48,6 +54,7 @@ import math
 import os
 import statistics
 import sys
+import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -188,27 +195,80 @@ def optimizer_bytes(optimizer, params) -> int:
 
 # ---------------------------------------------------------------------------------------------- timers
 class Timers:
-    """``perf_counter`` around named calls; ``laps[name]`` collects the seconds of each repetition."""
+    """``perf_counter`` around named calls; ``laps[name]`` collects the seconds of each repetition, and
+    ``busy_laps[name]`` the seconds the team's tasks ran inside them (``team_tasks``; parts without tasks have
+    none)."""
 
     def __init__(self):
         self.current: dict[str, float] = {}
+        self.busy: dict[str, float] = {}
         self.laps: dict[str, list[float]] = {}
+        self.busy_laps: dict[str, list[float]] = {}
+        self.part: str | None = None  # the part running now, which the tasks' time goes to
 
     def wrap(self, name, fn):
         def timed(*args, **kwargs):
             t = time.perf_counter()
+            outer, self.part = self.part, name
             try:
                 return fn(*args, **kwargs)
             finally:
+                self.part = outer
                 self.current[name] = self.current.get(name, 0.0) + time.perf_counter() - t
         return timed
+
+    def add_busy(self, seconds: float) -> None:
+        """A task of the team ran ``seconds`` (from any thread) inside the current part."""
+        if self.part is not None:
+            self.busy[self.part] = self.busy.get(self.part, 0.0) + seconds
 
     def commit(self, total: float) -> None:
         """End one repetition of ``total`` seconds: its parts, and the rest as ``Python/other``."""
         self.current["Python/other"] = total - sum(self.current.values())
         for name, seconds in self.current.items():
             self.laps.setdefault(name, []).append(seconds)
-        self.current = {}
+        for name, seconds in self.busy.items():
+            self.busy_laps.setdefault(name, []).append(seconds)
+        self.current, self.busy = {}, {}
+
+
+def team_idle(seconds: float, busy: float, threads: int) -> float:
+    """The share of ``threads`` threads' time over ``seconds`` that ran no task: ``1 - busy / (threads *
+    seconds)``, in [0, 1] (timer rounding can put ``busy`` a hair above the wall time)."""
+    if seconds <= 0:
+        return 0.0
+    return min(1.0, max(0.0, 1.0 - busy / (threads * seconds)))
+
+
+@contextlib.contextmanager
+def team_tasks(timers: Timers):
+    """Every task of ``threads.parallel_for`` timed, its seconds added to the part that runs it; removed on
+    exit. The kernels call it through the module (``threads.parallel_for``), so one attribute covers them all."""
+    from handgrad.kernels import threads
+    parallel_for = threads.parallel_for
+
+    def timed_parallel_for(fn, n, grain):
+        lock = threading.Lock()
+        busy = [0.0]
+
+        def task(lo, hi):
+            t = time.perf_counter()
+            try:
+                fn(lo, hi)
+            finally:
+                with lock:
+                    busy[0] += time.perf_counter() - t
+
+        try:
+            parallel_for(task, n, grain)
+        finally:
+            timers.add_busy(busy[0])
+
+    threads.parallel_for = timed_parallel_for
+    try:
+        yield
+    finally:
+        threads.parallel_for = parallel_for
 
 
 def step_names(model) -> list[tuple[str, int, int, object]]:
@@ -270,7 +330,7 @@ def profile(shape_name: str, batch: int, mode: str, repeats: int, warmup: int = 
     for r in range(repeats):
         for timed in ((True, False) if r % 2 == 0 else (False, True)):
             if timed:
-                with instrumented(model, optimizer, timers):
+                with instrumented(model, optimizer, timers), team_tasks(timers):
                     timers.commit(throughput._timed(run))
             else:
                 whole.append(throughput._timed(run))
@@ -293,9 +353,18 @@ def profile(shape_name: str, batch: int, mode: str, repeats: int, warmup: int = 
     parts = [(name, statistics.median(timers.laps[name]), flops, nbytes) for name, flops, nbytes in rows]
     if set(timers.laps) != {name for name, _, _ in rows}:
         raise RuntimeError(f"profile: timed parts without a row: {sorted(set(timers.laps) - {r[0] for r in rows})}")
+    # team idle per part, from the same repetitions: the median of each repetition's idle share
+    from handgrad.kernels import threads
+    size = threads.num_threads()
+    idle = {name: statistics.median(team_idle(seconds, busy, size)
+                                    for seconds, busy in zip(timers.laps[name], timers.busy_laps[name]))
+            for name in timers.busy_laps}
+    total_busy = [sum(laps[i] for laps in timers.busy_laps.values()) for i in range(repeats)]
+    step_idle = statistics.median(team_idle(sum(laps[i] for laps in timers.laps.values()), total_busy[i], size)
+                                  for i in range(repeats))
     return {"input": shape_name, "batch": batch, "mode": mode, "parts": parts, "whole": statistics.median(whole),
             "optimizer": type(optimizer).__name__, "dropout": config.dropout, "batchnorm": config.batchnorm,
-            "repeats": repeats}
+            "repeats": repeats, "threads": size, "idle": idle, "step_idle": step_idle}
 
 
 # ---------------------------------------------------------------------------------------------- report
@@ -305,7 +374,8 @@ def table(result: dict, peak: float, bandwidth: float) -> str:
     what = (f"training step ({result['optimizer']}, {network})" if result["mode"] == "train"
             else "inference batch")
     lines = [f"{result['input']}, batch {result['batch']}, {what}: medians of {result['repeats']}",
-             f"{'part':50} {'ms':>7} {'share':>6} {'GFLOP':>7} {'MB':>7} {'limit ms':>8} {'% limit':>7}  bound"]
+             f"{'part':50} {'ms':>7} {'share':>6} {'GFLOP':>7} {'MB':>7} {'limit ms':>8} {'% limit':>7} {'idle':>5}"
+             "  bound"]
     lines.append("-" * len(lines[-1]))
     total = sum(seconds for _, seconds, _, _ in result["parts"])
     limit_total = 0.0
@@ -318,12 +388,15 @@ def table(result: dict, peak: float, bandwidth: float) -> str:
             lines.append(f"{name:50} {1e3 * seconds:7.3f} {share:>6} {'':>7} {'':>7} {'':>8} {'':>7}")
             continue
         pct = f"{100 * limit / seconds:6.0f}%" if limit > 0 and seconds > 0 else f"{'-':>7}"
+        idle = result.get("idle", {}).get(name)
+        idle = f"{'-':>5}" if idle is None else f"{100 * idle:4.0f}%"
         bound = "" if limit == 0 else ("GEMM" if compute >= memory else "memory")
         lines.append(f"{name:50} {1e3 * seconds:7.3f} {share:>6} {flops / 1e9:7.3f} {nbytes / 1e6:7.2f} "
-                     f"{1e3 * limit:8.3f} {pct}  {bound}")
+                     f"{1e3 * limit:8.3f} {pct} {idle}  {bound}")
     lines.append("-" * len(lines[1]))
+    step_idle = f"{100 * result['step_idle']:4.0f}%" if "step_idle" in result else ""
     lines.append(f"{'sum of parts':50} {1e3 * total:7.3f} {'':>6} {'':>7} {'':>7} {1e3 * limit_total:8.3f} "
-                 f"{100 * limit_total / total:6.0f}%")
+                 f"{100 * limit_total / total:6.0f}% {step_idle}")
     whole = result["whole"]
     lines.append(f"{'whole step, no timers (interleaved)':50} {1e3 * whole:7.3f}   sum of parts / whole = "
                  f"{total / whole:.3f}; {result['batch'] / whole:.0f} images/s")
@@ -367,7 +440,8 @@ def main(argv=None):
     for result in results:
         print(table(result, peak, bandwidth), end="\n\n", flush=True)
     print("ms: median per part; share: of the sum of parts; limit: max(FLOPs / GEMM peak, bytes / bandwidth); "
-          "% limit = limit / ms; Python/other = the step's time outside the timed calls")
+          "% limit = limit / ms; idle: the share of the team's thread time in the part that ran no task (team idle, "
+          "above; on the sum row: of the whole step); Python/other = the step's time outside the timed calls")
 
 
 if __name__ == "__main__":

@@ -29,13 +29,29 @@ def test_main_prints_every_part_of_both_modes(profile, capsys):
 
 
 def test_parts_add_up_to_the_timed_step(profile):
+    from handgrad.kernels import threads
+    parallel_for = threads.parallel_for
     result = profile.profile("1x28x28", 2, "train", repeats=2, warmup=1)
+    assert threads.parallel_for is parallel_for  # the task timers are gone again
     names = [name for name, *_ in result["parts"]]
     assert len(names) == len(set(names))
     assert all(seconds >= 0 or name == "Python/other" for name, seconds, _, _ in result["parts"])
     assert result["whole"] > 0
+    # the team's tasks were timed and put on the parts that ran them: every convolution, both ways
+    convs = [name for name in names if name.startswith("conv2d")]
+    assert len(convs) == 4 and set(convs) <= set(result["idle"])
+    assert "Python/other" not in result["idle"] and "optimizer step" in result["idle"]
+    assert all(0 <= share <= 1 for share in [*result["idle"].values(), result["step_idle"]])
     text = profile.table(result, peak=100.0, bandwidth=10.0)
     assert "sum of parts / whole" in text
+    assert " idle " in text.splitlines()[1]
+
+
+def test_team_idle_is_the_share_of_thread_time_without_a_task(profile):
+    assert profile.team_idle(2.0, 3.0, 2) == 0.25  # 4 thread-seconds, 3 of them in tasks
+    assert profile.team_idle(1.0, 0.0, 2) == 1.0
+    assert profile.team_idle(1.0, 2.0000001, 2) == 0.0  # timer rounding: never below 0
+    assert profile.team_idle(0.0, 0.0, 2) == 0.0
 
 
 def test_costs_of_the_reference_network(profile):
