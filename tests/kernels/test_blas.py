@@ -34,6 +34,26 @@ def test_matmul_is_numpys_product_bit_for_bit(dtype, m, k, n, rng):
                 assert np.isnan(wide[:, n:]).all()  # nothing written past the product's columns
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("m,k,n", [(2, 2, 2), (32, 32, 64), (64, 33, 32), (32, blas.ADD_MAX_K, 64)])
+def test_matmul_add_adds_the_product_with_numpys_bits(dtype, m, k, n, rng):
+    """``C += A @ B`` in the product's own call: bit for bit ``C + np.matmul(A, B)`` for sums of up to
+    ``ADD_MAX_K`` terms (Winograd's weight gradient: ``V.T @ dM`` of a chunk's tiles added to the task's sum)."""
+    gemm = blas.find(dtype)
+    if not gemm:
+        pytest.skip("NumPy's cblas_?gemm64_ was not found: the kernels keep np.matmul")
+    for trans_a in (False, True):
+        for trans_b in (False, True):
+            A = operand(rng, m, k, dtype, trans_a, padded=True)
+            B = operand(rng, k, n, dtype, trans_b, padded=False)
+            C0 = rng.standard_normal((m, n)).astype(dtype)
+            C = C0.copy()
+            blas.matmul_add(gemm, A, B, C)
+            assert C.tobytes() == (C0 + np.matmul(A, B)).tobytes(), (trans_a, trans_b)
+            blas.matmul(gemm, A, B, C)  # the same arguments with beta = 0 again: the product alone
+            assert C.tobytes() == np.matmul(A, B).tobytes()
+
+
 def test_address_is_zero_for_types_without_a_gemm():
     for dtype in (np.float16, np.int64):
         assert blas.find(dtype) == 0 and blas.address(dtype) == 0

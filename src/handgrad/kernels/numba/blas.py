@@ -14,6 +14,9 @@ have unit stride (``lda`` = its row stride), else Trans (``lda`` = its column st
 product has NumPy's bits (``tests/kernels/test_blas.py``). The caller guarantees the preconditions (no
 dimension of 1, ``C`` C-ordered rows, ``A`` and ``B`` not the same matrix: NumPy would call ``?syrk``).
 
+``matmul_add``: the same call with ``beta = 1`` (``C += A @ B``), for sums short enough that BLAS adds the whole
+product to ``C`` at once: then ``C + np.matmul(A, B)``'s bits (``ADD_MAX_K``).
+
 ``address(dtype)``: the function's address, passed to the loops at run time (an address compiled in would
 not survive numba's on-disk cache), or 0 when NumPy's BLAS was not found (no ILP64 ``cblas_?gemm64_``
 symbol, or its self-check failed): the kernels then keep their Python loops around ``np.matmul``.
@@ -57,10 +60,11 @@ def find(dtype) -> int:
 
 
 @intrinsic
-def _gemm(typingctx, function, trans_a, trans_b, m, n, k, a, lda, b, ldb, c, ldc):
-    """``cblas_?gemm(RowMajor, trans_a, trans_b, m, n, k, 1, a, lda, b, ldb, 0, c, ldc)`` through the address
-    ``function``; ``a``, ``b``, ``c`` arrays (their data pointers are passed), the rest integers."""
-    sig = types.void(function, trans_a, trans_b, m, n, k, a, lda, b, ldb, c, ldc)
+def _gemm(typingctx, function, trans_a, trans_b, m, n, k, a, lda, b, ldb, beta, c, ldc):
+    """``cblas_?gemm(RowMajor, trans_a, trans_b, m, n, k, 1, a, lda, b, ldb, beta, c, ldc)`` through the address
+    ``function``; ``a``, ``b``, ``c`` arrays (their data pointers are passed), ``beta`` a float, the rest
+    integers."""
+    sig = types.void(function, trans_a, trans_b, m, n, k, a, lda, b, ldb, beta, c, ldc)
 
     def codegen(context, builder, signature, args):
         i32, i64, ptr = ir.IntType(32), ir.IntType(64), ir.IntType(8).as_pointer()
@@ -75,9 +79,10 @@ def _gemm(typingctx, function, trans_a, trans_b, m, n, k, a, lda, b, ldb, c, ldc
             return builder.bitcast(array.data, ptr)
 
         fn = builder.inttoptr(integer(0, 64), fnty.as_pointer())
+        beta = context.cast(builder, args[10], signature.args[10], signature.args[6].dtype)
         builder.call(fn, [ir.Constant(i32, _ROW_MAJOR), integer(1, 32), integer(2, 32), integer(3, 64), integer(4, 64),
                           integer(5, 64), ir.Constant(real, 1.0), data(6), integer(7, 64), data(8), integer(9, 64),
-                          ir.Constant(real, 0.0), data(10), integer(11, 64)])
+                          beta, data(11), integer(12, 64)])
         return context.get_dummy_value()
 
     return sig, codegen
@@ -99,7 +104,25 @@ def matmul(function, A, B, C):
     n = B.shape[1]
     trans_a, lda = _operand(A.strides, k, A.itemsize)
     trans_b, ldb = _operand(B.strides, n, B.itemsize)
-    _gemm(function, trans_a, trans_b, m, n, k, A, lda, B, ldb, C, C.strides[0] // C.itemsize)
+    _gemm(function, trans_a, trans_b, m, n, k, A, lda, B, ldb, 0.0, C, C.strides[0] // C.itemsize)
+
+
+# Longest sum (``k``) for which ``matmul_add`` is used where bits must match ``C += np.matmul(A, B)``: BLAS then
+# adds the whole product to ``C`` once (``fl(C + AB)``); OpenBLAS splits ``k`` into blocks of its GEMM_Q (256
+# or more for single precision on x86) and adds each block's part, which rounds differently.
+ADD_MAX_K = 128
+
+
+@njit(nogil=True, cache=True)
+def matmul_add(function, A, B, C):
+    """``C += A @ B`` in one BLAS call (``beta = 1``), the operands passed as ``matmul`` passes them: bit for bit
+    ``C += np.matmul(A, B)`` for ``k <= ADD_MAX_K`` (``tests/kernels/test_blas.py``), while saving the write of
+    the product and the pass that adds it."""
+    m, k = A.shape
+    n = B.shape[1]
+    trans_a, lda = _operand(A.strides, k, A.itemsize)
+    trans_b, ldb = _operand(B.strides, n, B.itemsize)
+    _gemm(function, trans_a, trans_b, m, n, k, A, lda, B, ldb, 1.0, C, C.strides[0] // C.itemsize)
 
 
 def _self_check(function: int, dtype) -> bool:

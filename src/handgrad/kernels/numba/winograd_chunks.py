@@ -3,7 +3,11 @@
 The same steps, on the same buffers and in the same order, as the Python loops of ``winograd.conv2d_forward``
 and ``conv2d_backward`` (see there), with the ``P`` products of a chunk made by ``blas.matmul`` (NumPy's own
 call of its BLAS) instead of one ``np.matmul``: bit for bit the same results, without the GIL between the
-steps. Compiled per tile size and channel counts, like the 8x8 tile loops they call (``task_compiler``).
+steps. One step is merged: the backward pass adds each later chunk's weight-gradient product to the task's sum
+in the product's own call (``blas.matmul_add``, the same bits for sums of up to ``blas.ADD_MAX_K`` terms)
+instead of writing it apart and adding it (conv2's backward alone took 0.93-0.97x the time, 2 threads, batch 64;
+docs/kernel-measurements.md). Compiled per tile size and channel counts, like the 8x8 tile loops they call
+(``task_compiler``).
 """
 from __future__ import annotations
 
@@ -42,7 +46,8 @@ def _functions(alpha: int, C: int, F: int) -> dict:
     return dict(input_transform=input_transform, input_adjoint=input_adjoint, output_transform=output_transform,
                 output_adjoint=output_adjoint, pad_input=winograd_loops6.pad_input,
                 crop_input=winograd_loops6.crop_input, add_column_sums=numba_loops.add_column_sums,
-                add_in_place=numba_loops.add_in_place, matmul=blas.matmul, rows=rows,
+                add_in_place=numba_loops.add_in_place, matmul=blas.matmul, matmul_add=blas.matmul_add,
+                add_max_k=blas.ADD_MAX_K, rows=rows,
                 max_pool_elu=numba_loops.max_pool_elu_f32, unpool_elu=numba_loops.max_pool_elu_backward_strided)
 
 
@@ -99,10 +104,17 @@ def _backward_template(alpha, C, F, sources):
             pad_input(x[n0:n1], top, left, xp)  # noqa: F821
             V = V_buf[: P * Tp * C].reshape((P, Tp, C))
             input_transform(xp, TH, TW, V)  # noqa: F821
-            target = dU_part if n0 == lo else dU_chunk
-            for p in range(P):
-                matmul(gemm, V[p, :T].T, dM[p, :T], target[p])  # noqa: F821 ((C, F))
-            if n0 != lo:
+            # dU_part (C, F per point): the first chunk's product written; the others' added by the product's own
+            # call when its sum is short enough to keep the bits (blas.ADD_MAX_K), else apart, as the Python loops
+            if n0 == lo or T <= add_max_k:  # noqa: F821
+                for p in range(P):
+                    if n0 == lo:
+                        matmul(gemm, V[p, :T].T, dM[p, :T], dU_part[p])  # noqa: F821
+                    else:
+                        matmul_add(gemm, V[p, :T].T, dM[p, :T], dU_part[p])  # noqa: F821
+            else:
+                for p in range(P):
+                    matmul(gemm, V[p, :T].T, dM[p, :T], dU_chunk[p])  # noqa: F821
                 add_in_place(dU_part, dU_chunk)  # noqa: F821
             if input_grad:
                 for p in range(P):
