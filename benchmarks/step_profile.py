@@ -364,7 +364,7 @@ def profile(shape_name: str, batch: int, mode: str, repeats: int, warmup: int = 
                                   for i in range(repeats))
     return {"input": shape_name, "batch": batch, "mode": mode, "parts": parts, "whole": statistics.median(whole),
             "optimizer": type(optimizer).__name__, "dropout": config.dropout, "batchnorm": config.batchnorm,
-            "repeats": repeats, "threads": size, "idle": idle, "step_idle": step_idle}
+            "repeats": repeats, "idle": idle, "step_idle": step_idle}
 
 
 # ---------------------------------------------------------------------------------------------- report

@@ -96,15 +96,21 @@ def _operand(strides, columns, itemsize):
     return _TRANS, strides[1] // itemsize
 
 
-@njit(nogil=True, cache=True)
-def matmul(function, A, B, C):
-    """``C = A @ B`` as ``np.matmul(A, B, out=C)`` computes it: ``A (m, k)``, ``B (k, n)``, ``C (m, n)``, 2-D
-    arrays of one float dtype, ``function`` = ``address(dtype)``."""
+@njit(inline="always")
+def _product(function, A, B, beta, C):
+    """``C = A @ B + beta * C`` in one ``cblas_?gemm`` call, the operands passed as NumPy passes them."""
     m, k = A.shape
     n = B.shape[1]
     trans_a, lda = _operand(A.strides, k, A.itemsize)
     trans_b, ldb = _operand(B.strides, n, B.itemsize)
-    _gemm(function, trans_a, trans_b, m, n, k, A, lda, B, ldb, 0.0, C, C.strides[0] // C.itemsize)
+    _gemm(function, trans_a, trans_b, m, n, k, A, lda, B, ldb, beta, C, C.strides[0] // C.itemsize)
+
+
+@njit(nogil=True, cache=True)
+def matmul(function, A, B, C):
+    """``C = A @ B`` as ``np.matmul(A, B, out=C)`` computes it: ``A (m, k)``, ``B (k, n)``, ``C (m, n)``, 2-D
+    arrays of one float dtype, ``function`` = ``address(dtype)``."""
+    _product(function, A, B, 0.0, C)
 
 
 # Longest sum (``k``) for which ``matmul_add`` is used where bits must match ``C += np.matmul(A, B)``: BLAS then
@@ -118,11 +124,7 @@ def matmul_add(function, A, B, C):
     """``C += A @ B`` in one BLAS call (``beta = 1``), the operands passed as ``matmul`` passes them: bit for bit
     ``C += np.matmul(A, B)`` for ``k <= ADD_MAX_K`` (``tests/kernels/test_blas.py``), while saving the write of
     the product and the pass that adds it."""
-    m, k = A.shape
-    n = B.shape[1]
-    trans_a, lda = _operand(A.strides, k, A.itemsize)
-    trans_b, ldb = _operand(B.strides, n, B.itemsize)
-    _gemm(function, trans_a, trans_b, m, n, k, A, lda, B, ldb, 1.0, C, C.strides[0] // C.itemsize)
+    _product(function, A, B, 1.0, C)
 
 
 def _self_check(function: int, dtype) -> bool:

@@ -106,12 +106,12 @@ def _backward_template(alpha, C, F, sources):
             input_transform(xp, TH, TW, V)  # noqa: F821
             # dU_part (C, F per point): the first chunk's product written; the others' added by the product's own
             # call when its sum is short enough to keep the bits (blas.ADD_MAX_K), else apart, as the Python loops
-            if n0 == lo or T <= add_max_k:  # noqa: F821
+            if n0 == lo:
                 for p in range(P):
-                    if n0 == lo:
-                        matmul(gemm, V[p, :T].T, dM[p, :T], dU_part[p])  # noqa: F821
-                    else:
-                        matmul_add(gemm, V[p, :T].T, dM[p, :T], dU_part[p])  # noqa: F821
+                    matmul(gemm, V[p, :T].T, dM[p, :T], dU_part[p])  # noqa: F821
+            elif T <= add_max_k:  # noqa: F821
+                for p in range(P):
+                    matmul_add(gemm, V[p, :T].T, dM[p, :T], dU_part[p])  # noqa: F821
             else:
                 for p in range(P):
                     matmul(gemm, V[p, :T].T, dM[p, :T], dU_chunk[p])  # noqa: F821
